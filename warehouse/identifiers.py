@@ -1,22 +1,103 @@
-"""Identifiers parsed out of djangopackages' link fields, as polars expressions.
+"""Identifiers parsed out of djangopackages' link fields: the one place that knows their shapes.
 
-The one place that knows the shapes of repository URLs, PyPI links and API hyperlinks. Hosts are
-recognised by name only to classify repositories; PyPI links are parsed by their path, whatever the
-host (the legacy ``/pypi/NAME`` and the current ``/project/NAME/`` forms, a bare name, or a URL pasted
-inside another URL).
+Plain functions for one value, and polars expressions over a column that apply them. Hosts are
+recognised by name only to classify repositories; PyPI links are parsed by their path, whatever the host
+(the legacy ``/pypi/NAME`` and current ``/project/NAME/`` forms, a bare name, or a URL pasted inside
+another URL), because the index's address is a setting and the catalogue links to old and mistyped hosts.
 """
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote, urlsplit
+
 import polars as pl
 
 _HOSTS = {
-    "github": r"(?i)^(?:https?|git|ssh)://(?:www\.)?github\.com[/:]",
+    "github": r"(?i)^(?:(?:https?|git|ssh|git\+https|git\+ssh)://(?:[\w.-]+@)?(?:www\.)?github\.com[/:]|git@github\.com:)",
     "gitlab": r"(?i)^https?://(?:www\.)?gitlab\.com/",
     "bitbucket": r"(?i)^https?://(?:www\.)?bitbucket\.org/",
     "codeberg": r"(?i)^https?://(?:www\.)?codeberg\.org/",
 }
-_GITHUB_REPO = r"(?i)^(?:https?|git|ssh)://(?:www\.)?github\.com[/:]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)"
+
+# Account names GitHub reserves for its own pages: /orgs/x, /topics/x, ... are not repositories.
+_RESERVED_OWNERS = frozenset(
+    {
+        "about", "apps", "collections", "enterprise", "enterprises", "events", "explore", "features",
+        "login", "marketplace", "new", "notifications", "organizations", "orgs", "pricing", "pulls",
+        "search", "settings", "site", "sponsors", "topics", "trending", "users",
+    }
+)  # fmt: skip
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>(?!//).*)$")
+_GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
+
+
+def github_full_name(repo_url: str | None) -> str | None:
+    """``owner/name`` (lower case) of a GitHub repository link, else None.
+
+    The one place that knows GitHub's URL shapes: https, http, git, ssh and ``git@github.com:o/n``
+    forms; a ``.git`` suffix, trailing slash, query, fragment and deeper paths (``/tree/main/docs``)
+    are ignored. Other hosts, profile pages and GitHub's own pages give None. Lower case because
+    GitHub names are case-insensitive, so one repository is one key (as in warehouse.identifiers).
+    """
+    if not repo_url:
+        return None
+    text = repo_url.strip()
+    parts = urlsplit(text)
+    if parts.scheme and parts.netloc:
+        host, path = parts.hostname or "", parts.path
+    else:
+        scp = _SCP_LIKE.match(text)
+        if scp is None:
+            return None
+        host, path = scp["host"].lower(), scp["path"]
+    if parts.scheme and parts.scheme.lower() not in ("http", "https", "git", "ssh", "git+https", "git+ssh"):
+        return None
+    if host not in _GITHUB_HOSTS:
+        return None
+    segments = [s for s in path.split("/") if s]
+    if len(segments) < 2:
+        return None
+    owner, name = segments[0], segments[1]
+    if name.lower().endswith(".git"):
+        name = name[:-4]
+    if owner.lower() in _RESERVED_OWNERS or not _OWNER.fullmatch(owner):
+        return None
+    if name in ("", ".", "..") or not _NAME.fullmatch(name):
+        return None
+    return f"{owner}/{name}".lower()
+
+
+# PEP 508 project names: letters, digits and . _ -, starting and ending with a letter or digit.
+_PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+# A pasted URL inside another URL leaves several markers; the last one names the project.
+_MARKER = re.compile(r"/(?:pypi|project)/")
+
+
+def pypi_project_name(pypi_url: str | None) -> str | None:
+    """The project name (as written, not normalized) a ``pypi_url`` points at, else None.
+
+    Accepts a bare name, ``…/pypi/NAME[/…]``, ``…/project/NAME/`` and a URL pasted inside another
+    URL (the segment after the last marker); queries, fragments and deeper paths are ignored.
+    """
+    if not pypi_url:
+        return None
+    text = pypi_url.strip()
+    if _PROJECT.fullmatch(text):
+        return text
+    markers = list(_MARKER.finditer(text))
+    if not markers:
+        return None
+    rest = text[markers[-1].end() :]
+    segment = unquote(urlsplit(rest).path.split("/", 1)[0]).strip()
+    return segment if _PROJECT.fullmatch(segment) else None
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503: runs of ``-``, ``_`` and ``.`` become one ``-``; lower case."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def repo_host(url: pl.Expr) -> pl.Expr:
@@ -28,34 +109,16 @@ def repo_host(url: pl.Expr) -> pl.Expr:
     return expr.otherwise(pl.lit("other"))
 
 
-def github_full_name(url: pl.Expr) -> pl.Expr:
-    """``owner/repo`` in lower case for a GitHub repository URL, else null.
+def github_full_names(url: pl.Expr) -> pl.Expr:
+    """``owner/name`` (lower case) per repository URL, null for anything that is not a GitHub repository."""
+    return url.map_elements(github_full_name, return_dtype=pl.String, skip_nulls=True)
 
-    GitHub names are case-insensitive, so lower case makes one key per repository.
-    """
-    cleaned = url.str.strip_chars()
-    owner = cleaned.str.extract(_GITHUB_REPO, 1)
-    name = cleaned.str.extract(_GITHUB_REPO, 2).str.replace(r"(?i)\.git$", "")
-    return (
-        pl.when(owner.is_not_null() & (name != "") & ~owner.is_in(["orgs", "sponsors", "topics"]))
-        .then(pl.concat_str(owner, pl.lit("/"), name).str.to_lowercase())
-        .otherwise(None)
+
+def pypi_names(pypi_url: pl.Expr) -> pl.Expr:
+    """The PEP 503 normalized PyPI project name per ``pypi_url``, null where it names none."""
+    return pypi_url.map_elements(
+        lambda url: (name := pypi_project_name(url)) and normalize_name(name), return_dtype=pl.String, skip_nulls=True
     )
-
-
-def normalize_project_name(name: pl.Expr) -> pl.Expr:
-    """PEP 503 normalization."""
-    return name.str.replace_all(r"[-_.]+", "-").str.to_lowercase()
-
-
-def pypi_name(pypi_url: pl.Expr) -> pl.Expr:
-    """The normalized PyPI project name a djangopackages ``pypi_url`` points at, else null."""
-    cleaned = pypi_url.str.strip_chars()
-    from_path = cleaned.str.extract_all(r"/(?:pypi|project)/([A-Za-z0-9][A-Za-z0-9._-]*)").list.last()
-    from_path = from_path.str.replace(r"^/(?:pypi|project)/", "")
-    bare = pl.when(cleaned.str.contains(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")).then(cleaned)
-    name = pl.coalesce(from_path, bare)
-    return pl.when(name.is_not_null() & (name != "")).then(normalize_project_name(name)).otherwise(None)
 
 
 def linked_id(link: pl.Expr, resource: str) -> pl.Expr:
@@ -65,7 +128,6 @@ def linked_id(link: pl.Expr, resource: str) -> pl.Expr:
 
 def linked_ids(links_json: pl.Expr, resource: str) -> pl.Expr:
     """The integer ids of a JSON list of hyperlinks, in order."""
-    return (
-        links_json.str.extract_all(rf"/{resource}/\d+/")
-        .list.eval(pl.element().str.extract(r"(\d+)", 1).cast(pl.Int64))
+    return links_json.str.extract_all(rf"/{resource}/\d+/").list.eval(
+        pl.element().str.extract(r"(\d+)", 1).cast(pl.Int64)
     )

@@ -1,0 +1,228 @@
+"""GitHub: repository state by GraphQL in batches of 100, weekly commits from REST participation.
+
+The caller puts the token in the HttpClient's headers (``Authorization: Bearer ...``); this module never
+sees it, and the HttpClient scrubs it from everything it records or raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from assets.sources.http import HttpClient, Response, SourceError, bounded_map
+
+MAX_BATCH = 100  # GitHub's node limit for repository aliases in one query
+
+_REPO_FRAGMENT = """fragment Repo on Repository { databaseId nameWithOwner stargazerCount forkCount
+  watchers { totalCount } issues(states: OPEN) { totalCount } pullRequests(states: OPEN) { totalCount }
+  pushedAt createdAt isArchived isDisabled licenseInfo { spdxId } defaultBranchRef { name }
+  repositoryTopics(first: 20) { nodes { topic { name } } } }"""
+
+# GraphQL errors that describe one repository: missing, or blocked (refused to us alone).
+_REPOSITORY_ERRORS = frozenset({"NOT_FOUND", "FORBIDDEN"})
+
+
+@dataclass(frozen=True)
+class RepoResult:
+    status: Literal["ok", "missing", "blocked"]
+    # The repository as received; for "blocked", GitHub's explanation (the REST 451 body or the
+    # GraphQL error); for "missing", None.
+    doc: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Participation:
+    status: Literal["ok", "pending", "missing", "blocked"]
+    # 52 weekly commit counts, oldest first; None unless status is "ok". "pending" (GitHub still
+    # computing) is never reported as zeros: zero would read as an abandoned repository.
+    all: tuple[int, ...] | None
+    owner: tuple[int, ...] | None
+
+
+class GitHubClient:
+    def __init__(
+        self,
+        http: HttpClient,
+        batch_size: int = MAX_BATCH,
+        participation_attempts: int = 4,
+        participation_wait: float = 2.0,
+        concurrency: int = 4,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+        if participation_attempts < 1:
+            raise ValueError("participation_attempts must be at least 1")
+        self.http = http
+        self.batch_size = batch_size
+        self.participation_attempts = participation_attempts
+        self.participation_wait = participation_wait
+        # GitHub prefers serial requests; a few in flight stays far below its secondary limits.
+        self.concurrency = concurrency
+
+    def repositories(self, full_names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """Repository nodes by requested ``owner/name``; None when missing or blocked."""
+        return {n: r.doc if r.status == "ok" else None for n, r in self.repository_states(full_names).items()}
+
+    def repository_states(self, full_names: Sequence[str]) -> dict[str, RepoResult]:
+        """Repository state by requested ``owner/name``, by GraphQL in batches of ``batch_size``.
+
+        "ok" carries the node as received, "missing" is GitHub's NOT_FOUND, "blocked" a FORBIDDEN
+        error on that repository alone (doc: the error). Any other error fails the batch.
+        """
+        unique = _unique(full_names)
+        result: dict[str, RepoResult] = {}
+        for start in range(0, len(unique), self.batch_size):
+            result.update(self._batch(unique[start : start + self.batch_size]))
+        return result
+
+    def repository(self, owner: str, name: str) -> RepoResult:
+        """REST state of one repository; a rename or transfer (301) is followed once."""
+        response = self._get_repo(f"/repos/{owner}/{name}", ok_statuses=(451,))
+        if response.status == 404:
+            return RepoResult("missing", None)
+        if response.status == 451:
+            return RepoResult("blocked", _json_or_none(response))
+        return RepoResult("ok", response.json())
+
+    def participation(self, full_names: Sequence[str]) -> dict[str, Participation]:
+        """Weekly commit counts per repository.
+
+        GitHub answers 202 while it computes the statistics: one pass over all repositories, then only
+        the 202s are asked again, after waits that double from ``participation_wait``, for at most
+        ``participation_attempts`` rounds in all; what is still computing is "pending".
+        """
+        waiting = _unique(full_names)
+        result: dict[str, Participation] = {}
+        for round_ in range(self.participation_attempts):
+            if round_:
+                self.http.sleep(self.participation_wait * 2 ** (round_ - 1))
+            answers = bounded_map(self._participation_once, waiting, self.concurrency)
+            result.update((n, p) for n, p in zip(waiting, answers, strict=True) if p is not None)
+            waiting = [n for n, p in zip(waiting, answers, strict=True) if p is None]
+            if not waiting:
+                break
+        result.update((n, Participation("pending", None, None)) for n in waiting)
+        return {n: result[n] for n in _unique(full_names)}
+
+    def _participation_once(self, full_name: str) -> Participation | None:
+        """The repository's participation, or None while GitHub is still computing it (202)."""
+        response = self._get_repo(f"/repos/{full_name}/stats/participation", ok_statuses=(202, 451))
+        if response.status == 202:
+            return None
+        if response.status == 404:
+            return Participation("missing", None, None)
+        if response.status == 451:
+            return Participation("blocked", None, None)
+        body = response.json()
+        weeks_all = body.get("all") if isinstance(body, dict) else None
+        weeks_owner = body.get("owner") if isinstance(body, dict) else None
+        if not isinstance(weeks_all, list):
+            raise SourceError(
+                self.http.source, response.path, "participation without an `all` list", status=200
+            )
+        return Participation(
+            "ok", tuple(weeks_all), tuple(weeks_owner) if isinstance(weeks_owner, list) else None
+        )
+
+    def _get_repo(self, path: str, ok_statuses: tuple[int, ...]) -> Response:
+        # A renamed or transferred repository answers 301 to its old name, for its data and its
+        # statistics alike; following once is enough (GitHub points at the id, which is stable).
+        response = self.http.get(path, ok_statuses=(301, *ok_statuses))
+        if response.status == 301:
+            response = self.http.get(_moved_to(self.http.source, response), ok_statuses=ok_statuses)
+        return response
+
+    def _batch(self, names: list[str]) -> dict[str, RepoResult]:
+        aliases = {f"r{i}": name for i, name in enumerate(names)}
+        response = self.http.post_json("/graphql", _query(names))
+        body = response.json() if response.status == 200 else None
+        if not isinstance(body, dict):
+            reason = f"GraphQL answered HTTP {response.status} for {_some(names)}"
+            raise SourceError(self.http.source, response.path, reason, method="POST", status=response.status)
+        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        # Errors on one repository alone (its alias in `path`) describe that repository; any other
+        # error means the answer cannot be trusted for the batch.
+        own = {
+            _alias_of(e): e for e in errors if e.get("type") in _REPOSITORY_ERRORS and _alias_of(e) in aliases
+        }
+        fatal = [e for e in errors if own.get(_alias_of(e)) is not e]
+        unanswered = [a for a in aliases if not isinstance(data.get(a), dict) and a not in own]
+        if fatal or unanswered:
+            blamed = [aliases[a] for a in map(_alias_of, fatal) if a in aliases]
+            blamed = blamed or [aliases[a] for a in unanswered]
+            described = "; ".join(f"{e.get('type', 'ERROR')}: {e.get('message', '')}" for e in fatal[:3])
+            reason = f"GraphQL errors for {_some(blamed)}: {described or 'no data in the answer'}"
+            raise SourceError(self.http.source, response.path, reason, method="POST", status=response.status)
+        result: dict[str, RepoResult] = {}
+        for alias, name in aliases.items():
+            error = own.get(alias)
+            if error is None:
+                result[name] = RepoResult("ok", data[alias])
+            elif error["type"] == "NOT_FOUND":
+                result[name] = RepoResult("missing", None)
+            else:
+                result[name] = RepoResult("blocked", error)
+        return result
+
+
+def _query(names: list[str]) -> dict[str, Any]:
+    variables: dict[str, str] = {}
+    declarations: list[str] = []
+    selections: list[str] = []
+    for i, full_name in enumerate(names):
+        variables[f"o{i}"], variables[f"n{i}"] = _split(full_name)
+        declarations.append(f"$o{i}: String!, $n{i}: String!")
+        selections.append(f"  r{i}: repository(owner: $o{i}, name: $n{i}) {{ ...Repo }}")
+    query = "\n".join(
+        [
+            f"query Repos({', '.join(declarations)}) {{",
+            "  rateLimit { cost remaining resetAt }",
+            *selections,
+            "}",
+            _REPO_FRAGMENT,
+        ]
+    )
+    return {"query": query, "variables": variables}
+
+
+def _unique(full_names: Sequence[str]) -> list[str]:
+    unique = list(dict.fromkeys(full_names))
+    for full_name in unique:
+        _split(full_name)  # a malformed name fails before any request is made
+    return unique
+
+
+def _split(full_name: str) -> tuple[str, str]:
+    owner, _, name = full_name.partition("/")
+    if not owner or not name or "/" in name:
+        raise ValueError(f"not an owner/name repository name: {full_name!r}")
+    return owner, name
+
+
+def _alias_of(error: dict[str, Any]) -> str | None:
+    path = error.get("path")
+    return path[0] if isinstance(path, list) and path and isinstance(path[0], str) else None
+
+
+def _some(names: Sequence[str], shown: int = 10) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def _moved_to(source: str, response: Response) -> str:
+    # GitHub's 301 body names the new location (.../repositories/<id>); Location says the same.
+    body = _json_or_none(response)
+    target = body.get("url") if isinstance(body, dict) else None
+    target = target or response.headers.get("location")
+    if not isinstance(target, str) or not target:
+        raise SourceError(source, response.path, "301 without a target URL", status=301)
+    return target
+
+
+def _json_or_none(response: Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

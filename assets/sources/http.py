@@ -1,0 +1,449 @@
+"""The one HTTP path every source request takes: retries, politeness, re-basing and the request log.
+
+Principles 5 and 6 of the design live here: bounded retries whose waits honour ``Retry-After`` and the
+rate-limit reset headers, and only the configured base URL is ever contacted, whatever URL a response
+body points at. Every call leaves exactly one ``RequestRecord`` so a run can account for its requests.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+DEFAULT_USER_AGENT = "django-packages-warehouse/0.1 (+offline-first analytics)"
+
+# A host that has not accepted a connection within this many seconds is down; reads of a
+# 1,000-record page may legitimately take longer, so only the read timeout is the caller's.
+_MAX_CONNECT_TIMEOUT = 10.0
+# GitHub asks for at least a minute when a limit answers without saying how long to wait.
+_UNTOLD_LIMIT_WAIT = 60.0
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_SNIPPET_CHARS = 200
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    source: str
+    method: str
+    path: str  # path + query relative to the base URL; never a token
+    status: int | None  # of the last attempt; None when it got no answer
+    attempts: int
+    ok: bool  # False exactly when the call raised
+    error: str | None
+    elapsed_ms: float  # wall time of the whole call, waits included
+    started_at: datetime
+
+
+class RequestLog:
+    """Thread-safe, append-only; shared by every client of a run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: list[RequestRecord] = []
+
+    def append(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._records.append(record)
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._records)
+
+    def count(self, source: str | None = None) -> int:
+        return sum(1 for r in self.records if source is None or r.source == source)
+
+    def failed(self) -> list[RequestRecord]:
+        return [r for r in self.records if not r.ok]
+
+
+class SourceError(Exception):
+    """A source did not give a usable answer; the message names what, where and how often."""
+
+    def __init__(
+        self,
+        source: str,
+        path: str,
+        reason: str,
+        method: str = "GET",
+        status: int | None = None,
+        attempts: int | None = None,
+    ) -> None:
+        self.source = source
+        self.method = method
+        self.path = path
+        self.status = status
+        self.attempts = attempts
+        self.reason = reason
+        details = []
+        if status is not None:
+            details.append(f"status {status}")
+        if attempts is not None:
+            details.append(f"{attempts} attempt{'s' if attempts != 1 else ''}")
+        suffix = f" ({', '.join(details)})" if details else ""
+        super().__init__(f"{source}: {method} {path} failed{suffix}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (executors, multiprocessing); keep every field.
+        return type(self), (self.source, self.path, self.reason, self.method, self.status, self.attempts)
+
+
+_UNPARSED: Any = object()
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]  # keys lower-cased
+    body: bytes
+    path: str  # path + query relative to the base URL
+    # The retry loop already parsed a 200 JSON body to validate it; keep the result.
+    parsed: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.parsed is _UNPARSED else self.parsed
+
+
+class _Failure(Exception):
+    """One attempt failed; carries whether another try is worth it and what its wait depends on."""
+
+    def __init__(
+        self,
+        reason: str,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        *,
+        retryable: bool = True,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.headers = headers or {}
+        self.retryable = retryable
+
+
+class HttpClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        source: str,
+        log: RequestLog,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        backoff: float = 0.5,
+        max_wait: float = 120.0,
+        user_agent: str = DEFAULT_USER_AGENT,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{source}: base URL must be an http(s) URL, got {base_url!r}")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self._base_path = parts.path.rstrip("/")
+        self.source = source
+        self.log = log
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json", **(headers or {})}
+        self._secrets = _secrets_of(self._headers)
+        self._random = random.Random()
+        # requests.Session is not documented as thread-safe: each request borrows an idle session,
+        # so a thread pool reuses at most as many sessions (and connection pools) as it has threads.
+        self._idle: queue.SimpleQueue[requests.Session] = queue.SimpleQueue()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+
+    def get(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok_statuses: Collection[int] = (),
+        etag: str | None = None,
+    ) -> Response:
+        """GET a path, or an absolute URL re-based onto the base URL.
+
+        200 and 404 are returned; so are the ``ok_statuses`` and, when ``etag`` is given, 304.
+        Redirects are returned (if listed) rather than followed: the caller decides.
+        """
+        extra = dict(headers or {})
+        expected = {*ok_statuses}
+        if etag is not None:
+            extra["If-None-Match"] = etag
+            expected.add(304)
+        return self._call("GET", self._relative(path_or_url, params), extra, None, expected)
+
+    def post_json(
+        self,
+        path: str,
+        payload: Any,
+        headers: Mapping[str, str] | None = None,
+        ok_statuses: Collection[int] = (),
+    ) -> Response:
+        """POST a JSON body. Only used for read queries (GraphQL), so retrying it is safe."""
+        extra = {"Content-Type": "application/json", **(headers or {})}
+        body = json.dumps(payload).encode()
+        return self._call("POST", self._relative(path, None), extra, body, {*ok_statuses})
+
+    def _relative(self, path_or_url: str, params: Mapping[str, Any] | None) -> str:
+        # Only the path and query of an absolute URL survive, so a link in a response body can
+        # never send us to a host nobody configured.
+        parts = urlsplit(path_or_url)
+        path = parts.path
+        if (parts.scheme or parts.netloc) and self._base_path:
+            if path == self._base_path or path.startswith(self._base_path + "/"):
+                path = path[len(self._base_path) :]
+        if not path.startswith("/"):
+            path = "/" + path
+        query = parts.query
+        if params:
+            encoded = urlencode(params, doseq=True)
+            query = f"{query}&{encoded}" if query else encoded
+        return f"{path}?{query}" if query else path
+
+    def _call(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None, expected: set[int]
+    ) -> Response:
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+        attempts = 0
+        status: int | None = None
+        error: str | None = None
+        try:
+            while True:
+                attempts += 1
+                try:
+                    response = self._attempt(method, path, headers, body)
+                    status = response.status
+                    if status in (200, 404) or status in expected:
+                        return response
+                    reason = f"unexpected HTTP {status}: {_snippet(response.body)}"
+                    raise _Failure(reason, status, retryable=False)
+                except _Failure as failure:
+                    status = failure.status
+                    if not failure.retryable or attempts >= self.max_attempts:
+                        raise self._error(method, path, failure.reason, status, attempts) from None
+                    wait = self._wait_before_retry(attempts, failure)
+                    if wait > self.max_wait:
+                        reason = (
+                            f"{failure.reason}; asked to wait {wait:.0f} s, "
+                            f"more than max_wait {self.max_wait:.0f} s"
+                        )
+                        raise self._error(method, path, reason, status, attempts) from None
+                    self.sleep(wait)
+        except SourceError as exc:
+            error = exc.reason
+            raise
+        except BaseException as exc:
+            error = self._scrub(f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self.log.append(
+                RequestRecord(
+                    source=self.source,
+                    method=method,
+                    path=self._scrub(path),
+                    status=status,
+                    attempts=attempts,
+                    ok=error is None,
+                    error=error,
+                    elapsed_ms=(time.perf_counter() - clock) * 1000.0,
+                    started_at=started_at,
+                )
+            )
+
+    def _attempt(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> Response:
+        session = self._acquire()
+        try:
+            raw = session.request(
+                method,
+                self.base_url + path,
+                headers=headers,
+                data=body,
+                timeout=(min(self.timeout, _MAX_CONNECT_TIMEOUT), self.timeout),
+                allow_redirects=False,
+            )
+            content = raw.content
+        except _TRANSIENT as exc:
+            # Refused and dropped connections, timeouts, and bodies shorter than their
+            # Content-Length (urllib3 enforces it, so a truncated answer surfaces here).
+            raise _Failure(f"{type(exc).__name__}: {exc}") from None
+        except requests.RequestException as exc:
+            raise _Failure(f"{type(exc).__name__}: {exc}", retryable=False) from None
+        finally:
+            self._idle.put(session)
+
+        status = raw.status_code
+        lowered = {k.lower(): v for k, v in raw.headers.items()}
+        if status >= 500 or status == 429 or (status == 403 and _rate_limited(lowered, content)):
+            raise _Failure(f"HTTP {status}: {_snippet(content)}", status, lowered)
+        if status != 200:
+            return Response(status, lowered, content, path)
+        if "json" not in lowered.get("content-type", ""):
+            return Response(status, lowered, content, path)
+        try:
+            parsed = json.loads(content)
+        except ValueError as exc:
+            raise _Failure(f"invalid JSON body: {exc}", status, lowered) from None
+        return Response(status, lowered, content, path, parsed)
+
+    def _error(self, method: str, path: str, reason: str, status: int | None, attempts: int) -> SourceError:
+        return SourceError(
+            self.source,
+            self._scrub(path),
+            self._scrub(reason),
+            method=method,
+            status=status,
+            attempts=attempts,
+        )
+
+    def _wait_before_retry(self, attempts: int, failure: _Failure) -> float:
+        told = _told_wait(failure.headers)
+        if told is not None:
+            return told
+        delay = self.backoff * 2 ** (attempts - 1)
+        # Jitter spreads the retries of parallel workers so they do not hit the source in step.
+        delay = self._random.uniform(delay / 2, delay)
+        if failure.status in (403, 429):
+            return max(delay, _UNTOLD_LIMIT_WAIT)
+        return delay
+
+    def _acquire(self) -> requests.Session:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            session = requests.Session()
+            session.headers.update(self._headers)
+            with self._sessions_lock:
+                self._sessions.append(session)
+            return session
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def _secrets_of(headers: Mapping[str, str]) -> tuple[str, ...]:
+    secrets: set[str] = set()
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in _SENSITIVE_HEADERS or "token" in lowered or "secret" in lowered:
+            secrets.add(value)
+            # "Bearer abc" and "token abc": the bare credential must not leak either.
+            secrets.update(part for part in value.split()[1:] if len(part) >= 4)
+    # Longest first, so a full header value is replaced before the credential inside it.
+    return tuple(sorted((s for s in secrets if s), key=len, reverse=True))
+
+
+def _rate_limited(headers: Mapping[str, str], body: bytes) -> bool:
+    # A 403 is a limit (worth waiting for) only if the source says so; otherwise it is a refusal.
+    return (
+        "retry-after" in headers
+        or headers.get("x-ratelimit-remaining") == "0"
+        or b"rate limit" in body[:2000].lower()
+    )
+
+
+def _told_wait(headers: Mapping[str, str]) -> float | None:
+    """Seconds the source asked us to wait, from Retry-After or an exhausted rate-limit window."""
+    now = _server_now(headers)
+    retry_after = headers.get("retry-after")
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+            except (TypeError, ValueError):
+                pass
+    if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
+        try:
+            return max(0.0, float(headers["x-ratelimit-reset"]) - now)
+        except ValueError:
+            return None
+    return None
+
+
+def _server_now(headers: Mapping[str, str]) -> float:
+    # Reset times and Retry-After dates are on the server's clock (the replay server's runs on its
+    # simulated date); measuring against its Date header also makes waits immune to local clock skew.
+    # Date is truncated to the second, which only adds margin.
+    try:
+        return parsedate_to_datetime(headers["date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return time.time()
+
+
+def _snippet(body: bytes) -> str:
+    text = body[:_SNIPPET_CHARS].decode("utf-8", "replace").strip()
+    return text + ("…" if len(body) > _SNIPPET_CHARS else "") if text else "(empty body)"
+
+
+def server_date(response: Response) -> date:
+    """The UTC day of the response's ``Date`` header: the sources' notion of today."""
+    value = response.headers.get("date")
+    if value is None:
+        raise ValueError(f"response to {response.path} has no Date header")
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"response to {response.path} has an unreadable Date header {value!r}") from None
+    if moment.tzinfo is None:  # RFC 9110 dates are GMT even when the zone is spelled "-0000"
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date()
+
+
+def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
+    """``[fn(x) for x in items]`` on at most ``workers`` threads; the first error cancels the rest."""
+    todo: Sequence[T] = list(items)
+    if workers <= 1 or len(todo) <= 1:
+        return [fn(item) for item in todo]
+    with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+        futures = [pool.submit(fn, item) for item in todo]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

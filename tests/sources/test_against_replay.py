@@ -1,0 +1,113 @@
+"""The clients against the project's replay server and its shipped sample bundle."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assets.sources.djangopackages import DjangoPackagesClient
+from assets.sources.github import GitHubClient
+from assets.sources.pypi import PyPIClient
+from pipelines.replay.bundle import load_bundle
+from pipelines.replay.server import ReplayServer
+from tests.sources.fake_http import Harness
+from warehouse.identifiers import github_full_name, normalize_name, pypi_project_name
+
+SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "replay" / "bundles" / "sample"
+
+
+@pytest.fixture(scope="module")
+def replay() -> Iterator[ReplayServer]:
+    with ReplayServer(SAMPLE) as server:
+        yield server
+
+
+@pytest.fixture
+def harness(replay: ReplayServer) -> Iterator[Harness]:
+    """A clean slate on the shared server: no faults, zero counts."""
+    replay.set_faults([])
+    replay.reset_counts()
+    harness = Harness(replay.base_url)
+    yield harness
+    harness.close()
+
+
+def unique_package_count() -> int:
+    return len({json.dumps(p["id"]) for p in load_bundle(SAMPLE).packages})
+
+
+def test_djangopackages_crawl_returns_every_unique_package(replay: ReplayServer, harness: Harness) -> None:
+    client = DjangoPackagesClient(harness.client("djangopackages"), page_size=50)
+
+    assert client.current_date() == replay.date
+    listing = client.packages()
+
+    expected = unique_package_count()
+    assert len(listing.records) == listing.reported_count == expected
+    assert listing.duplicates == 0 and listing.pages == math.ceil(expected / 50)
+    assert not any(key.startswith("_") for record in listing.records for key in record)
+    assert (
+        replay.request_counts()["djangopackages"] == harness.log.count("djangopackages") == 1 + listing.pages
+    )
+
+
+def test_djangopackages_crawl_survives_injected_faults(replay: ReplayServer, harness: Harness) -> None:
+    replay.set_faults(
+        [
+            {"path": r"offset=0\b", "status": 503, "times": 2},
+            {"path": r"offset=50\b", "status": 429, "times": 1, "retry_after": 3},
+            {"path": r"offset=100\b", "truncate": True, "times": 1},
+            {"path": r"offset=150\b", "drop": True, "times": 1},
+        ]
+    )
+    listing = DjangoPackagesClient(harness.client("djangopackages"), page_size=50).packages()
+
+    assert len(listing.records) == unique_package_count()
+    assert [r.attempts for r in harness.log.records] == [3, 2, 2, 2, 1]
+    assert 3.0 in harness.sleeps and len(harness.sleeps) == 5
+    assert harness.log.failed() == []
+
+
+def test_github_over_every_repository(replay: ReplayServer, harness: Harness) -> None:
+    packages = load_bundle(SAMPLE).packages
+    names = sorted({n for p in packages if (n := github_full_name(p.get("repo_url")))})
+    client = GitHubClient(harness.client("github"))
+
+    states = client.repository_states(names)
+
+    assert list(states) == names
+    assert replay.request_counts()["github"] == math.ceil(len(names) / 100)
+    ok = [s.doc for s in states.values() if s.status == "ok"]
+    assert len(ok) > 0.9 * len(names)
+    assert all(isinstance(doc["databaseId"], int) and "/" in doc["nameWithOwner"] for doc in ok)
+
+    participation = client.participation(names)
+
+    assert list(participation) == names
+    for status in ("missing", "blocked"):
+        # Both APIs agree on which repositories are gone or blocked.
+        by_graphql = {n for n, s in states.items() if s.status == status}
+        assert by_graphql == {n for n, p in participation.items() if p.status == status}
+    weeks = [p.all for p in participation.values() if p.status == "ok"]
+    assert weeks and all(w is not None and len(w) == 52 for w in weeks)
+    assert len(harness.sleeps) <= client.participation_attempts - 1
+    assert harness.log.failed() == []
+
+
+def test_pypi_projects_for_a_few_names(replay: ReplayServer, harness: Harness) -> None:
+    packages = load_bundle(SAMPLE).packages
+    names = sorted({n for p in packages if (n := pypi_project_name(p.get("pypi_url")))})[:5]
+    client = PyPIClient(harness.client("pypi"))
+
+    documents = client.projects([*names, "no-such-project-anywhere"])
+
+    assert documents["no-such-project-anywhere"] is None
+    for name in names:
+        document = documents[name]
+        assert document is not None and normalize_name(document["info"]["name"]) == normalize_name(name)
+        assert isinstance(document["releases"], dict)
+    assert replay.request_counts()["pypi"] == harness.log.count("pypi") == 6

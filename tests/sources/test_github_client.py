@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from assets.sources.github import GitHubClient, Participation, RepoResult
+from assets.sources.http import SourceError
+from tests.sources.fake_http import FakeServer, Harness, Reply, Seen
+from warehouse.identifiers import github_full_name
+
+ALIAS = re.compile(r"^  (r\d+): repository\(owner: \$(o\d+), name: \$(n\d+)\) \{ \.\.\.Repo \}$", re.M)
+
+
+def graphql(seen: Seen) -> Reply:
+    """GitHub's GraphQL, as far as the client's query shape goes; names containing "gone" do not exist."""
+    request = seen.json()
+    aliases = ALIAS.findall(request["query"])
+    assert request["query"].startswith("query Repos(")
+    assert "rateLimit { cost remaining resetAt }" in request["query"]
+    assert "fragment Repo on Repository { databaseId nameWithOwner" in request["query"]
+    if len(aliases) > 100:
+        return Reply(200, {"errors": [{"type": "MAX_NODE_LIMIT_EXCEEDED", "message": "too many"}]})
+    data: dict[str, Any] = {"rateLimit": {"cost": 1, "remaining": 4999, "resetAt": "2026-03-01T00:00:00Z"}}
+    errors = []
+    for alias, owner_var, name_var in aliases:
+        full_name = f"{request['variables'][owner_var]}/{request['variables'][name_var]}"
+        if "gone" in full_name:
+            data[alias] = None
+            errors.append({"type": "NOT_FOUND", "path": [alias], "message": f"Could not resolve {full_name}"})
+        else:
+            data[alias] = {"nameWithOwner": full_name, "stargazerCount": len(full_name)}
+    return Reply(200, {"data": data, "errors": errors} if errors else {"data": data})
+
+
+@pytest.mark.parametrize(
+    ("url", "full_name"),
+    [
+        ("https://github.com/jazzband/django-debug-toolbar", "jazzband/django-debug-toolbar"),
+        ("http://github.com/Owner/Repo/", "owner/repo"),
+        ("https://www.github.com/owner/repo.git", "owner/repo"),
+        ("https://github.com/owner/repo.js/tree/main/docs?tab=readme#top", "owner/repo.js"),
+        ("  git://github.com/owner/repo.git  ", "owner/repo"),
+        ("git@github.com:owner/repo.git", "owner/repo"),
+        ("ssh://git@github.com/owner/repo", "owner/repo"),
+        ("git+https://github.com/owner/repo.git", "owner/repo"),
+        ("https://github.com/owner", None),
+        ("https://github.com/", None),
+        ("https://github.com/orgs/jazzband", None),
+        ("https://github.com/sponsors/someone", None),
+        ("https://github.com/owner/.git", None),
+        ("https://gist.github.com/owner/abc123", None),
+        ("https://owner.github.io/repo", None),
+        ("https://gitlab.com/owner/repo", None),
+        ("https://github.com.evil.example/owner/repo", None),
+        ("ftp://github.com/owner/repo", None),
+        ("github.com/owner/repo", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_github_full_name(url: str | None, full_name: str | None) -> None:
+    assert github_full_name(url) == full_name
+
+
+def test_graphql_batches_of_at_most_100_with_not_found_as_none(harness: Harness, server: FakeServer) -> None:
+    server.on("POST", "/graphql", graphql)
+    names = [f"owner{i}/{'gone' if i % 50 == 7 else 'repo'}{i}" for i in range(250)]
+
+    nodes = GitHubClient(harness.client(source="github")).repositories([*names, names[0]])
+
+    posts = server.seen("/graphql")
+    assert [len(ALIAS.findall(p.json()["query"])) for p in posts] == [100, 100, 50]
+    assert posts[2].json()["variables"]["o49"] == "owner249"
+    assert list(nodes) == names
+    gone = [n for n in names if "gone" in n]
+    assert len(gone) == 5 and all(nodes[n] is None for n in gone)
+    assert nodes["owner0/repo0"] == {"nameWithOwner": "owner0/repo0", "stargazerCount": 12}
+    assert harness.log.count("github") == 3
+
+
+def test_graphql_states_keep_blocked_apart_from_missing(harness: Harness, server: FakeServer) -> None:
+    blocked = {"type": "FORBIDDEN", "path": ["r1"], "message": "Repository access blocked"}
+    missing = {"type": "NOT_FOUND", "path": ["r2"], "message": "Could not resolve to a Repository"}
+    answer = {"data": {"r0": {"nameWithOwner": "a/ok"}, "r1": None, "r2": None}, "errors": [blocked, missing]}
+    server.on("POST", "/graphql", Reply(200, answer))
+    client = GitHubClient(harness.client())
+
+    assert client.repository_states(["a/ok", "b/dmca", "c/gone"]) == {
+        "a/ok": RepoResult("ok", {"nameWithOwner": "a/ok"}),
+        "b/dmca": RepoResult("blocked", blocked),
+        "c/gone": RepoResult("missing", None),
+    }
+    assert client.repositories(["a/ok", "b/dmca", "c/gone"]) == {
+        "a/ok": {"nameWithOwner": "a/ok"},
+        "b/dmca": None,
+        "c/gone": None,
+    }
+
+
+def test_graphql_errors_beyond_one_repository_name_the_repositories(
+    harness: Harness, server: FakeServer
+) -> None:
+    error = {"type": "SERVICE_UNAVAILABLE", "path": ["r1"], "message": "Something went wrong"}
+    server.on(
+        "POST",
+        "/graphql",
+        Reply(200, {"data": {"r0": {"nameWithOwner": "a/ok"}, "r1": None}, "errors": [error]}),
+    )
+    with pytest.raises(
+        SourceError, match=r"GraphQL errors for b/flaky: SERVICE_UNAVAILABLE: Something went wrong"
+    ):
+        GitHubClient(harness.client()).repositories(["a/ok", "b/flaky"])
+    # A null node that no error explains is not taken for a missing repository either.
+    server.on("POST", "/graphql", Reply(200, {"data": {"r0": None}}))
+    with pytest.raises(SourceError, match=r"for a/silent: no data in the answer"):
+        GitHubClient(harness.client()).repositories(["a/silent"])
+
+
+def test_graphql_without_data_fails_the_whole_batch(harness: Harness, server: FakeServer) -> None:
+    server.on("POST", "/graphql", graphql)
+    with pytest.raises(ValueError, match="batch_size"):
+        GitHubClient(harness.client(), batch_size=101)
+    with pytest.raises(ValueError, match="owner/name"):
+        GitHubClient(harness.client()).repositories(["just-a-name"])
+    server.on(
+        "POST", "/graphql", Reply(200, {"errors": [{"type": "MAX_NODE_LIMIT_EXCEEDED", "message": "x"}]})
+    )
+    with pytest.raises(SourceError, match=r"for a/b, c/d: MAX_NODE_LIMIT_EXCEEDED"):
+        GitHubClient(harness.client()).repositories(["a/b", "c/d"])
+
+
+def test_rest_repository_states_and_one_followed_rename(harness: Harness, server: FakeServer) -> None:
+    moved = {"message": "Moved Permanently", "url": "https://api.example/repositories/42"}
+    blocked = {"message": "Repository access blocked", "block": {"reason": "dmca"}}
+    server.on(
+        "GET", "/repos/old/name", Reply(301, moved, {"Location": "https://api.example/repositories/42"})
+    )
+    server.on("GET", "/repositories/42", Reply(200, {"id": 42, "full_name": "new/name"}))
+    server.on("GET", "/repos/dmca/repo", Reply(451, blocked))
+    client = GitHubClient(harness.client())
+
+    assert client.repository("old", "name") == RepoResult("ok", {"id": 42, "full_name": "new/name"})
+    assert client.repository("dmca", "repo") == RepoResult("blocked", blocked)
+    assert client.repository("deleted", "repo") == RepoResult("missing", None)
+    assert [s.path for s in server.seen()] == [
+        "/repos/old/name",
+        "/repositories/42",
+        "/repos/dmca/repo",
+        "/repos/deleted/repo",
+    ]
+
+
+def test_participation_retries_only_the_202s_within_bounded_rounds(
+    harness: Harness, server: FakeServer
+) -> None:
+    weeks = {"all": list(range(52)), "owner": [0] * 52}
+    computing = Reply(202, {})
+    server.on("GET", "/repos/a/slow/stats/participation", computing, computing, Reply(200, weeks))
+    server.on("GET", "/repos/a/never/stats/participation", computing)
+    server.on("GET", "/repos/a/ready/stats/participation", Reply(200, weeks))
+    server.on("GET", "/repos/a/dmca/stats/participation", Reply(451, {"message": "blocked"}))
+    names = ["a/slow", "a/never", "a/ready", "a/gone", "a/dmca"]
+
+    result = GitHubClient(harness.client(), participation_wait=2.0).participation(names)
+
+    ok = Participation("ok", tuple(range(52)), (0,) * 52)
+    assert result == {
+        "a/slow": ok,
+        "a/never": Participation("pending", None, None),
+        "a/ready": ok,
+        "a/gone": Participation("missing", None, None),
+        "a/dmca": Participation("blocked", None, None),
+    }
+    counts = {n: len(server.seen(f"/repos/{n}/stats/participation")) for n in names}
+    assert counts == {"a/slow": 3, "a/never": 4, "a/ready": 1, "a/gone": 1, "a/dmca": 1}
+    assert harness.sleeps == [2.0, 4.0, 8.0]  # waits between rounds double; no HTTP-level retries
+    assert harness.log.count() == 10 and harness.log.failed() == []
+
+
+def test_participation_of_a_renamed_repository_follows_the_301(harness: Harness, server: FakeServer) -> None:
+    target = "https://api.example/repositories/42/stats/participation"
+    server.on(
+        "GET",
+        "/repos/old/name/stats/participation",
+        Reply(301, {"message": "Moved Permanently", "url": target}),
+    )
+    server.on("GET", "/repositories/42/stats/participation", Reply(202, {}), Reply(200, {"all": [2] * 52}))
+
+    result = GitHubClient(harness.client()).participation(["old/name"])
+
+    assert result == {"old/name": Participation("ok", (2,) * 52, None)}
+    assert [s.path for s in server.seen()] == [
+        "/repos/old/name/stats/participation",
+        "/repositories/42/stats/participation",
+        "/repos/old/name/stats/participation",
+        "/repositories/42/stats/participation",
+    ]
+
+
+def test_participation_stops_waiting_once_nothing_is_pending(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/repos/a/b/stats/participation", Reply(202, {}), Reply(200, {"all": [1] * 52}))
+    result = GitHubClient(harness.client(), participation_attempts=3).participation(["a/b"])
+    assert result == {"a/b": Participation("ok", (1,) * 52, None)}
+    assert harness.sleeps == [2.0]
+
+
+def test_participation_answer_without_weeks_is_an_error(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/repos/a/b/stats/participation", Reply(200, {"owner": []}))
+    with pytest.raises(SourceError, match=r"/repos/a/b/stats/participation .*without an `all` list"):
+        GitHubClient(harness.client(source="github")).participation(["a/b"])
