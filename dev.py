@@ -24,7 +24,7 @@ COMMANDS = {
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs before the venv exists, on any python3
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     pyproject = ROOT / "pyproject.toml"
     if MARKER.exists() and MARKER.stat().st_mtime >= pyproject.stat().st_mtime:

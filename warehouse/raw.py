@@ -46,7 +46,9 @@ def raw_frame(snapshot_date: date, source: str, items: Iterable[tuple[str, str, 
             "source": source,
             "record_key": key,
             "status": status,
-            "payload": None if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            "payload": None
+            if payload is None
+            else json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
         }
         for key, status, payload in items
     ]

@@ -100,16 +100,24 @@ class Warehouse:
     def query(self, sql: str, params: Mapping[str, object] | list[object] | None = None) -> pl.DataFrame:
         return self.conn.sql(sql, params=params).pl()
 
+    def row(self, sql: str, params: list[object] | None = None) -> tuple:
+        """The first row of a query. The result is fetched whole: DuckDB refuses new work on a connection
+        while an earlier result is unfinished."""
+        rows = self.conn.execute(sql, params or []).fetchall()
+        if not rows:
+            raise WarehouseError(f"no row from: {sql}")
+        return rows[0]
+
     def partition(self, table: str, snapshot_date: date) -> pl.DataFrame:
         self.columns(table)  # a clear error for an unknown table, before any SQL is built from its name
         return self.query(f'SELECT * FROM "{table}" WHERE snapshot_date = $d', {"d": snapshot_date})
 
     def has_raw(self, snapshot_date: date, source_prefix: str = "") -> bool:
-        row = self.conn.execute(
+        count = self.row(
             "SELECT count(*) FROM raw_records WHERE snapshot_date = ? AND starts_with(source, ?)",
             [snapshot_date, source_prefix],
-        ).fetchone()
-        return bool(row and row[0])
+        )[0]
+        return count > 0
 
     def snapshot_dates(self, table: str = "raw_records") -> list[date]:
         self.columns(table)

@@ -12,7 +12,11 @@ D1, D2 = date(2026, 2, 17), date(2026, 2, 18)
 
 def _grid_rows(day, pairs):
     return pl.DataFrame(
-        {"snapshot_date": [day] * len(pairs), "grid_id": [g for g, _ in pairs], "package_id": [p for _, p in pairs]}
+        {
+            "snapshot_date": [day] * len(pairs),
+            "grid_id": [g for g, _ in pairs],
+            "package_id": [p for _, p in pairs],
+        }
     )
 
 
@@ -31,7 +35,9 @@ def test_replacing_a_partition_touches_only_that_date(warehouse):
     warehouse.replace_partitions(D1, {"grid_package_snapshots": _grid_rows(D1, [(1, 10), (1, 11)])})
     warehouse.replace_partitions(D2, {"grid_package_snapshots": _grid_rows(D2, [(2, 20)])})
     warehouse.replace_partitions(D1, {"grid_package_snapshots": _grid_rows(D1, [(3, 30)])})
-    rows = warehouse.query("SELECT snapshot_date, grid_id, package_id FROM grid_package_snapshots ORDER BY 1, 2").rows()
+    rows = warehouse.query(
+        "SELECT snapshot_date, grid_id, package_id FROM grid_package_snapshots ORDER BY 1, 2"
+    ).rows()
     assert rows == [(D1, 3, 30), (D2, 2, 20)]
 
 
@@ -39,16 +45,22 @@ def test_a_failing_write_leaves_everything_as_it_was(warehouse):
     warehouse.replace_partitions(D1, {"grid_package_snapshots": _grid_rows(D1, [(1, 10)])})
     schema = warehouse.query("SELECT * FROM grid_snapshots LIMIT 0").schema
     bad = pl.DataFrame({"snapshot_date": [D1], "grid_id": [1]}).with_columns(
-        pl.lit(None).cast(dtype).alias(name) for name, dtype in schema.items() if name not in ("snapshot_date", "grid_id")
+        pl.lit(None).cast(dtype).alias(name)
+        for name, dtype in schema.items()
+        if name not in ("snapshot_date", "grid_id")
     )  # slug and title are NOT NULL: the second write fails after the first one ran
     with pytest.raises(duckdb.ConstraintException):
-        warehouse.replace_partitions(D1, {"grid_package_snapshots": _grid_rows(D1, [(9, 9)]), "grid_snapshots": bad})
+        warehouse.replace_partitions(
+            D1, {"grid_package_snapshots": _grid_rows(D1, [(9, 9)]), "grid_snapshots": bad}
+        )
     assert warehouse.query("SELECT grid_id, package_id FROM grid_package_snapshots").rows() == [(1, 10)]
 
 
 def test_frames_that_do_not_fit_are_refused_before_writing(warehouse):
     with pytest.raises(WarehouseError, match="columns do not match the table"):
-        warehouse.replace_partitions(D1, {"grid_package_snapshots": _grid_rows(D1, [(1, 1)]).with_columns(extra=1)})
+        warehouse.replace_partitions(
+            D1, {"grid_package_snapshots": _grid_rows(D1, [(1, 1)]).with_columns(extra=1)}
+        )
     with pytest.raises(WarehouseError, match="in a write of partition"):
         warehouse.replace_partitions(D2, {"grid_package_snapshots": _grid_rows(D1, [(1, 1)])})
 
@@ -56,12 +68,20 @@ def test_frames_that_do_not_fit_are_refused_before_writing(warehouse):
 def test_scoped_replace_keeps_other_sources(warehouse):
     def rejects(source):
         return pl.DataFrame(
-            {"snapshot_date": [D1], "source": [source], "record_key": ["1"], "fields": [["id"]], "reasons": ["r"],
-             "payload": ["{}"]}
+            {
+                "snapshot_date": [D1],
+                "source": [source],
+                "record_key": ["1"],
+                "fields": [["id"]],
+                "reasons": ["r"],
+                "payload": ["{}"],
+            }
         )
 
     warehouse.replace_partitions(D1, {"rejected_records": pl.concat([rejects("a"), rejects("b")])})
-    warehouse.replace_partitions(D1, {"rejected_records": rejects("a")}, scope={"rejected_records": ("source", ["a"])})
+    warehouse.replace_partitions(
+        D1, {"rejected_records": rejects("a")}, scope={"rejected_records": ("source", ["a"])}
+    )
     assert sorted(warehouse.query("SELECT source FROM rejected_records").get_column("source")) == ["a", "b"]
 
 
@@ -69,7 +89,10 @@ def test_read_only_open_refuses_writes_and_missing_files(tmp_path):
     with pytest.raises(WarehouseError, match="no warehouse at"):
         Warehouse(tmp_path / "missing.duckdb", read_only=True)
     Warehouse(tmp_path / "w.duckdb").close()
-    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh, pytest.raises(WarehouseError, match="read-only"):
+    with (
+        Warehouse(tmp_path / "w.duckdb", read_only=True) as wh,
+        pytest.raises(WarehouseError, match="read-only"),
+    ):
         wh.replace_partitions(D1, {"grid_package_snapshots": _grid_rows(D1, [(1, 1)])})
 
 

@@ -1,0 +1,228 @@
+"""Raw landing: what each source answered on the snapshot date, stored as received.
+
+A source only tells "now", so these assets capture only when the partition is the sources' current date
+(the ``Date`` the djangopackages API answers with: the replay server's clock, or today for the live
+services). Every request they make is stored in ``raw_requests``, failed ones too, even when the asset
+then fails.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from assets.partitions import daily_partitions, partition_date
+from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
+from assets.sources.http import RequestLog
+from warehouse import identifiers
+from warehouse.parsing import parse_timestamp
+from warehouse.raw import raw_frame, record_key, requests_frame
+
+DJANGOPACKAGES_SOURCES = ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids"]
+
+
+class CaptureRefused(dg.Failure):
+    pass
+
+
+def ensure_capture_date(sources_date: date, day: date) -> None:
+    if sources_date != day:
+        raise CaptureRefused(
+            description=(
+                f"cannot capture raw data for {day}: the sources' current date is {sources_date}. "
+                "Sources only tell 'now', so a date's raw data can only be captured on that date; "
+                "past dates are recomputed from stored raw (`dpw ingest --date D` does this)."
+            )
+        )
+
+
+@contextmanager
+def request_log(warehouse: WarehouseResource, day: date, asset: str) -> Iterator[RequestLog]:
+    """A request log whose records reach ``raw_requests`` even when the capture fails."""
+    log = RequestLog()
+    try:
+        yield log
+    except BaseException:
+        with warehouse.open() as wh:
+            wh.replace_partitions(
+                day,
+                {"raw_requests": requests_frame(day, asset, log.records)},
+                scope={"raw_requests": ("asset", [asset])},
+            )
+        raise
+
+
+def store_raw(
+    warehouse: WarehouseResource,
+    day: date,
+    asset: str,
+    sources: list[str],
+    records: pl.DataFrame,
+    log: RequestLog,
+) -> dg.MaterializeResult:
+    """Replace this asset's raw rows and requests for the date in one transaction."""
+    requests = requests_frame(day, asset, log.records)
+    with warehouse.open() as wh:
+        wh.replace_partitions(
+            day,
+            {"raw_records": records, "raw_requests": requests},
+            scope={"raw_records": ("source", sources), "raw_requests": ("asset", [asset])},
+        )
+    per_source = records.group_by("source", "status").len().sort("source", "status")
+    return dg.MaterializeResult(
+        metadata={
+            "records": records.height,
+            "requests": requests.height,
+            "failed_requests": requests.filter(~pl.col("ok")).height,
+            **{f"{s}:{st}": n for s, st, n in per_source.iter_rows()},
+        }
+    )
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="raw", kinds={"duckdb"})
+def raw_djangopackages(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, djangopackages: DjangoPackagesResource
+) -> dg.MaterializeResult:
+    """One row per package, category and grid record as the djangopackages API v4 listed it on the date."""
+    day = partition_date(context)
+    with request_log(warehouse, day, "raw_djangopackages") as log:
+        client = djangopackages.client(log)
+        ensure_capture_date(client.current_date(), day)
+        listings = {
+            "djangopackages/packages": client.packages(),
+            "djangopackages/categories": client.categories(),
+            "djangopackages/grids": client.grids(),
+        }
+        for source, listing in listings.items():
+            if listing.duplicates or listing.reported_count != len(listing.records):
+                context.log.warning(
+                    f"{source}: {listing.duplicates} duplicates dropped; the API reported "
+                    f"{listing.reported_count} records and {len(listing.records)} were kept"
+                )
+        records = pl.concat(
+            raw_frame(day, source, ((record_key(r), "ok", r) for r in listing.records))
+            for source, listing in listings.items()
+        )
+        return store_raw(warehouse, day, "raw_djangopackages", DJANGOPACKAGES_SOURCES, records, log)
+
+
+def linked_repositories(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
+    """GitHub repositories the day's raw package records link to, with what djangopackages knew of them."""
+    with warehouse.open() as wh:
+        raw = wh.query(
+            "SELECT payload FROM raw_records WHERE snapshot_date = $d AND source = 'djangopackages/packages'",
+            {"d": day},
+        )
+    field = pl.col("payload").str.json_path_match
+    return (
+        raw.select(
+            identifiers.github_full_names(field("$.repo_url")).alias("full_name"),
+            parse_timestamp(field("$.last_fetched")).alias("last_fetched_at"),
+            (field("$.commits_over_52").is_null() | (field("$.commits_over_52") == "[]")).alias("no_weeks"),
+        )
+        .drop_nulls("full_name")
+        .group_by("full_name")
+        .agg(pl.col("last_fetched_at").min(), pl.col("no_weeks").any())
+        .sort("full_name")
+    )
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="raw", kinds={"duckdb"}, deps=[raw_djangopackages])
+def raw_github(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    djangopackages: DjangoPackagesResource,
+    github: GitHubResource,
+) -> dg.MaterializeResult:
+    """One row per GitHub repository linked from a package (its GraphQL state) and per participation answer."""
+    day = partition_date(context)
+    with request_log(warehouse, day, "raw_github") as log:
+        ensure_capture_date(djangopackages.client(log).current_date(), day)
+        repos = linked_repositories(warehouse, day)
+        client = github.client(log)
+        states = client.repository_states(repos.get_column("full_name").to_list())
+        # Participation only where djangopackages' array can be out of date: GitHub saw a push after
+        # djangopackages last fetched the repository, or djangopackages has no array at all.
+        pushed = pl.DataFrame(
+            {
+                "full_name": list(states),
+                "pushed_at": [
+                    (r.doc or {}).get("pushedAt") if r.status == "ok" else None for r in states.values()
+                ],
+            },
+            schema={"full_name": pl.String, "pushed_at": pl.String},
+        ).with_columns(parse_timestamp(pl.col("pushed_at")))
+        wanted = (
+            repos.join(pushed, on="full_name")
+            .filter(pl.col("pushed_at").is_not_null())
+            .filter(pl.col("no_weeks") | (pl.col("pushed_at") > pl.col("last_fetched_at")))
+            .get_column("full_name")
+            .to_list()
+        )
+        participation = client.participation(wanted)
+        records = pl.concat(
+            [
+                raw_frame(
+                    day,
+                    "github/repository",
+                    ((name, result.status, result.doc) for name, result in states.items()),
+                ),
+                raw_frame(
+                    day,
+                    "github/participation",
+                    (
+                        (
+                            name,
+                            p.status,
+                            {"all": list(p.all), "owner": list(p.owner or ())} if p.all is not None else None,
+                        )
+                        for name, p in participation.items()
+                    ),
+                ),
+            ]
+        )
+        return store_raw(
+            warehouse, day, "raw_github", ["github/repository", "github/participation"], records, log
+        )
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="raw", kinds={"duckdb"}, deps=[raw_djangopackages])
+def raw_pypi(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    djangopackages: DjangoPackagesResource,
+    pypi: PyPIResource,
+) -> dg.MaterializeResult:
+    """One row per PyPI project linked from a package: its JSON API document as received, or missing."""
+    day = partition_date(context)
+    with request_log(warehouse, day, "raw_pypi") as log:
+        client = pypi.client(log)
+        if client is None:
+            # Nothing is written, so PyPI raw captured earlier for this date stays.
+            context.log.warning("DPW_PYPI_URL is not set: PyPI enrichment skipped for this date")
+            return dg.MaterializeResult(metadata={"skipped": "DPW_PYPI_URL is not set"})
+        ensure_capture_date(djangopackages.client(log).current_date(), day)
+        with warehouse.open() as wh:
+            names = (
+                wh.query(
+                    "SELECT payload FROM raw_records WHERE snapshot_date = $d AND source = 'djangopackages/packages'",
+                    {"d": day},
+                )
+                .select(
+                    identifiers.pypi_names(pl.col("payload").str.json_path_match("$.pypi_url")).alias("name")
+                )
+                .drop_nulls()
+                .unique()
+                .sort("name")
+                .get_column("name")
+                .to_list()
+            )
+        docs = client.projects(names)
+        records = raw_frame(
+            day,
+            "pypi/project",
+            ((name, "ok" if doc is not None else "missing", doc) for name, doc in docs.items()),
+        )
+        return store_raw(warehouse, day, "raw_pypi", ["pypi/project"], records, log)

@@ -1,0 +1,58 @@
+"""Thin Dagster resources that hand the plain clients and the warehouse to the assets."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.sources.djangopackages import DjangoPackagesClient
+from assets.sources.github import GitHubClient
+from assets.sources.http import HttpClient, RequestLog
+from assets.sources.pypi import PyPIClient
+from warehouse.store import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file."""
+
+    path: str
+
+    def open(self) -> Warehouse:
+        return Warehouse(self.path)
+
+
+class DjangoPackagesResource(dg.ConfigurableResource):
+    """The djangopackages.org REST API v4 (or the replay server)."""
+
+    base_url: str
+    page_size: int = 1000
+    timeout: float = 60.0
+
+    def client(self, log: RequestLog) -> DjangoPackagesClient:
+        http = HttpClient(self.base_url, source="djangopackages", log=log, timeout=self.timeout)
+        return DjangoPackagesClient(http, page_size=self.page_size)
+
+
+class GitHubResource(dg.ConfigurableResource):
+    """The GitHub REST and GraphQL APIs (or the replay server)."""
+
+    base_url: str
+    token: str | None = None
+    participation_wait: float = 2.0
+
+    def client(self, log: RequestLog) -> GitHubClient:
+        headers = {"Accept": "application/vnd.github+json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        http = HttpClient(self.base_url, source="github", log=log, headers=headers)
+        return GitHubClient(http, participation_wait=self.participation_wait)
+
+
+class PyPIResource(dg.ConfigurableResource):
+    """The PyPI JSON API; unset means PyPI enrichment is skipped (its address is the user's setting)."""
+
+    base_url: str | None = None
+
+    def client(self, log: RequestLog) -> PyPIClient | None:
+        if not self.base_url:
+            return None
+        return PyPIClient(HttpClient(self.base_url, source="pypi", log=log))

@@ -1,0 +1,96 @@
+"""The offline demo: a replay server on loopback, DAYS captured dates through Dagster, and a summary."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pipelines.replay.server import SAMPLE_BUNDLE, ReplayServer
+from pipelines.runner import IngestResult, run_date
+from pipelines.settings import Settings
+from warehouse import queries
+from warehouse.store import Warehouse
+
+
+def run_demo(settings: Settings, *, days: int, bundle: Path | None, console: Console) -> list[IngestResult]:
+    if days < 1:
+        raise ValueError("--days must be at least 1")
+    started = time.perf_counter()
+    results: list[IngestResult] = []
+    with ReplayServer(bundle or SAMPLE_BUNDLE, port=0) as server:
+        first = server.date
+        settings = settings.with_replay(server.base_url)
+        console.print(
+            f"Replay server on {server.base_url}; capturing {days} days from {first} into {settings.warehouse}"
+        )
+        instance = dg.DagsterInstance.ephemeral()
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("capturing", total=days)
+            for offset in range(days):
+                day = first + timedelta(days=offset)
+                server.set_date(day)
+                progress.update(task, description=f"capturing {day}")
+                results.append(run_date(settings, day, "capture", dagster_instance=instance))
+                progress.advance(task)
+        requests = server.request_counts()
+    elapsed = time.perf_counter() - started
+    _summary(settings, results, requests, elapsed, console)
+    return results
+
+
+def _summary(
+    settings: Settings,
+    results: list[IngestResult],
+    requests: dict[str, int],
+    elapsed: float,
+    console: Console,
+) -> None:
+    from pipelines.cli import print_frame
+
+    last = results[-1].day
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        top = wh.query(
+            "SELECT p.slug, round(m.activity_score, 1) AS activity, m.status, m.trend, m.commits_52w, m.stars "
+            "FROM daily_package_metrics m JOIN packages p USING (package_id) "
+            "WHERE m.snapshot_date = $d AND m.activity_score IS NOT NULL "
+            "ORDER BY m.activity_score DESC, p.slug LIMIT 10",
+            {"d": last},
+        )
+        movers_query = queries.load("biggest_movers")
+        movers = wh.query(
+            movers_query.sql, movers_query.bind({"date": last.isoformat(), "days": "13", "limit": "10"})
+        )
+        totals = wh.query(
+            "SELECT count(*) AS runs, sum(records_accepted) AS accepted, sum(records_repaired) AS repaired, "
+            "sum(records_rejected) AS rejected, sum(requests_djangopackages + requests_github + requests_pypi) "
+            "AS requests, sum(requests_failed) AS failed_requests, bool_and(status = 'ok') AS counts_add_up "
+            "FROM ingest_runs WHERE run_id IN (SELECT unnest($ids))",
+            {"ids": [r.run_id for r in results]},
+        ).row(0, named=True)
+        packages = wh.row("SELECT count(*) FROM package_snapshots WHERE snapshot_date = ?", [last])[0]
+    print_frame(top, "table", title=f"Top 10 by activity on {last}")
+    print_frame(movers, "table", title=f"Biggest movers {results[0].day} .. {last}")
+    console.print(
+        f"{len(results)} days captured in {elapsed:.0f} s: {packages} packages on {last}; over all days "
+        f"{totals['accepted']} records accepted ({totals['repaired']} repaired), {totals['rejected']} rejected; "
+        f"{totals['requests']} requests ({totals['failed_requests']} failed; served: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(requests.items()))
+        + f"); counts add up: {'yes' if totals['counts_add_up'] else 'NO'}"
+    )
+    console.print(
+        f"\nThe warehouse is {settings.warehouse.resolve()}. Next:\n"
+        "  .venv/bin/dpw query --list\n"
+        "  .venv/bin/dpw query most_active_by_category\n"
+        '  .venv/bin/dpw sql "select snapshot_date, count(*) from daily_package_metrics group by 1 order by 1"'
+    )

@@ -1,0 +1,119 @@
+"""The dpw CLI over a warehouse with three captured days; the replay server is stopped before any test runs."""
+
+import json
+import socket
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.replay.server import ReplayServer
+from pipelines.runner import run_date
+from pipelines.settings import Settings
+from tests.conftest import SAMPLE_BUNDLE
+from warehouse.store import Warehouse
+
+DAYS = 3
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "warehouse.duckdb"
+    with ReplayServer(SAMPLE_BUNDLE, port=0) as server:
+        first = server.date
+        settings = Settings().with_replay(server.base_url).with_warehouse(path)
+        for offset in range(DAYS):
+            server.set_date(first + timedelta(days=offset))
+            run_date(settings, server.date, "capture")
+    return path, first
+
+
+@pytest.fixture
+def cli(history, monkeypatch):
+    path, _ = history
+    dead = f"http://127.0.0.1:{_closed_port()}"
+    for name in ("DPW_DJANGOPACKAGES_URL", "DPW_GITHUB_URL", "DPW_PYPI_URL"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.setenv("DPW_WAREHOUSE", str(path))
+
+    def run(*args: str, code: int = 0):
+        result = CliRunner().invoke(app, list(args))
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+
+
+def _metrics(path) -> pl.DataFrame:
+    with Warehouse(path, read_only=True) as wh:
+        return wh.query("SELECT * FROM daily_package_metrics ORDER BY snapshot_date, package_id")
+
+
+def test_sql_counts_days_times_packages(cli, history):
+    out = cli("sql", "select count(*) as n from daily_package_metrics", "--format", "json")
+    assert json.loads(out) == [{"n": DAYS * 240}]
+    csv = cli(
+        "sql",
+        "select snapshot_date, count(*) as n from package_snapshots group by 1 order by 1",
+        "--format",
+        "csv",
+    )
+    assert csv.splitlines()[1:] == [f"{history[1] + timedelta(days=i)},240" for i in range(DAYS)]
+
+
+def test_sql_is_read_only_and_errors_are_plain(cli):
+    assert "read-only" in cli("sql", "delete from package_snapshots", code=1)
+    assert "CatalogException" in cli("sql", "select * from no_such_table", code=1)
+
+
+def test_named_queries_list_and_run_with_parameters(cli):
+    listing = cli("query", "--list")
+    for name in ("most_active_by_category", "biggest_movers", "popular_but_dormant"):
+        assert name in listing
+    rows = json.loads(cli("query", "most_active_by_category", "--param", "limit=2", "--format", "json"))
+    assert rows and all(r["rank"] <= 2 for r in rows)
+    per_category = {}
+    for r in rows:
+        per_category.setdefault(r["category"], []).append(r["activity_score"])
+    assert all(scores == sorted(scores, reverse=True) for scores in per_category.values())
+    movers = json.loads(cli("query", "biggest_movers", "--param", "days=2", "--format", "json"))
+    assert all(m["change"] != 0 for m in movers)
+    assert "no parameter 'bogus'" in cli("query", "biggest_movers", "--param", "bogus=1", code=1)
+    assert "not a valid int" in cli("query", "biggest_movers", "--param", "days=x", code=1)
+    assert "no query named" in cli("query", "nope", code=1)
+
+
+def test_ingest_refuses_a_date_it_can_neither_capture_nor_recompute(cli):
+    out = cli("ingest", "--date", "2020-01-01", code=1)
+    assert "no raw data is stored for 2020-01-01" in out and "cannot be reached" in out
+
+
+def test_ingest_recomputes_a_stored_date_with_the_sources_down(cli, history):
+    out = cli("ingest", "--date", str(history[1]))
+    assert "recomputing from stored raw" in out and "240 packages scored" in out and "counts add up" in out
+
+
+def test_rescore_with_every_source_down_gives_identical_rows(cli, history):
+    path, first = history
+    before = _metrics(path)
+    out = cli("rescore", "--from", str(first), "--to", str(first + timedelta(days=DAYS - 1)))
+    assert f"rescored {DAYS} dates" in out
+    assert _metrics(path).equals(before)
+    assert "unknown score version" in cli(
+        "rescore", "--from", str(first), "--to", str(first), "--score-version", "x", code=1
+    )
+
+
+def test_explain_gives_components_reason_and_history(cli):
+    out = cli("explain", "django-postpone-index")
+    assert "django-postpone-index" in out and "last commit" in out and "score history" in out
+    assert out.count("active") >= 1
+    assert "no package 'nope'" in cli("explain", "nope", code=1)

@@ -1,0 +1,152 @@
+"""The daily run end to end: real Dagster runs over real HTTP against the replay server into a real DuckDB file."""
+
+import gzip
+import json
+from datetime import timedelta
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets import ALL_ASSETS
+from pipelines.definitions import resources
+from pipelines.replay.server import ReplayServer
+from pipelines.runner import IngestRefused, plan, run_date
+from pipelines.settings import Settings
+from tests.conftest import sample_packages
+from warehouse.store import Warehouse
+
+# Tables whose rows must be identical when a date is run again (the two logs record each run).
+DATA_TABLES = [
+    "raw_records",
+    "package_snapshots",
+    "category_snapshots",
+    "grid_snapshots",
+    "grid_package_snapshots",
+    "repository_snapshots",
+    "pypi_projects",
+    "release_snapshots",
+    "daily_package_metrics",
+    "daily_grid_percentiles",
+    "rejected_records",
+]
+
+
+def _dump(settings: Settings) -> dict[str, pl.DataFrame]:
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        frames = {t: wh.query(f"SELECT * FROM {t}") for t in DATA_TABLES}
+    return {
+        t: f.sort([c for c, dtype in f.schema.items() if not dtype.is_nested()]) for t, f in frames.items()
+    }
+
+
+def test_one_materialize_against_the_replay_server(settings, replay):
+    day = replay.date
+    result = dg.materialize(ALL_ASSETS, partition_key=day.isoformat(), resources=resources(settings))
+    assert result.success
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        counts = {
+            t: wh.query(f"SELECT count(*) AS n FROM {t}").item()
+            for t in (
+                "package_snapshots",
+                "daily_package_metrics",
+                "rejected_records",
+                "grid_package_snapshots",
+            )
+        }
+        assert counts == {
+            "package_snapshots": 240,
+            "daily_package_metrics": 240,
+            "rejected_records": 0,
+            "grid_package_snapshots": counts["grid_package_snapshots"],
+        }
+        assert counts["grid_package_snapshots"] >= 240
+        row = wh.query(
+            "SELECT p.slug, p.category_id, m.stars, m.weeks_source, m.score_version, m.activity_score, m.coverage "
+            "FROM daily_package_metrics m JOIN package_snapshots p USING (snapshot_date, package_id) "
+            "WHERE package_id = 6278"
+        ).row(0, named=True)
+        assert row["slug"] == "django-postpone-index" and row["category_id"] == 1
+        assert row["stars"] == 2 and row["score_version"] == "dpas-1.0" and row["coverage"] == "full"
+        assert 0 < row["activity_score"] <= 100
+        # `[]` arrays are unknown: no score, never zero
+        unknown = wh.query(
+            "SELECT count(*) AS n FROM daily_package_metrics WHERE activity_score IS NULL"
+        ).item()
+        assert (
+            unknown
+            == wh.query("SELECT count(*) AS n FROM daily_package_metrics WHERE coverage = 'unknown'").item()
+        )
+        run = wh.query("SELECT * FROM ingest_runs").row(0, named=True)
+        assert run["status"] == "ok" and run["mode"] == "capture"
+        assert run["records_rejected"] == 0 and run["packages_scored"] == 240
+        assert run["requests_djangopackages"] >= 3 and run["requests_github"] >= 3
+        assert run["records_fetched"] == run["records_accepted"] + run["records_rejected"]
+        assert wh.query("SELECT count(*) AS n FROM categories").item() >= 1
+        assert wh.query("SELECT count(*) AS n FROM releases").item() > 0
+
+
+def test_running_a_date_twice_leaves_every_table_identical(settings, replay):
+    day = replay.date
+    first = run_date(settings, day, plan(settings, day))
+    before = _dump(settings)
+    second = run_date(settings, day, plan(settings, day))
+    after = _dump(settings)
+    assert first.mode == second.mode == "capture"
+    for table in DATA_TABLES:
+        assert before[table].equals(after[table]), table
+    assert before["package_snapshots"].height == 240
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        assert wh.query("SELECT count(*) AS n FROM ingest_runs").item() == 2
+
+
+def test_a_past_date_is_recomputed_from_raw_and_an_unstored_one_refused(settings, replay):
+    day = replay.date
+    run_date(settings, day, "capture")
+    captured = _dump(settings)
+    replay.set_date(day + timedelta(days=1))
+    assert plan(settings, day) == "recompute"
+    replay.reset_counts()
+    result = run_date(settings, day, "recompute")
+    assert sum(replay.request_counts().values()) == 0  # not a single request
+    assert result.summary["mode"] == "recompute" and result.summary["requests_github"] == 0
+    recomputed = _dump(settings)
+    for table in DATA_TABLES:
+        assert captured[table].equals(recomputed[table]), table
+    with pytest.raises(IngestRefused, match="can only be captured on that date"):
+        plan(settings, day - timedelta(days=3))
+
+
+def test_bad_records_are_rejected_odd_ones_repaired_the_rest_land(tmp_path):
+    records = sample_packages()[:30]
+    records[0] = {**records[0], "id": "abc"}
+    records[1] = {**records[1], "repo_watchers": "many"}
+    records[2] = {**records[2], "commits_over_52": records[2]["commits_over_52"][:51]}
+    records[3] = {**records[3], "commits_over_52": ",".join(str(c) for c in records[3]["commits_over_52"])}
+    records[4] = {**records[4], "commits_over_52": [-1] + records[4]["commits_over_52"][1:]}
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    with gzip.open(bundle / "packages.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(r) + "\n" for r in records)
+    with ReplayServer(bundle, port=0) as server:
+        settings = Settings().with_replay(server.base_url).with_warehouse(tmp_path / "w.duckdb")
+        result = run_date(settings, server.date, "capture")
+    assert result.summary["records_rejected"] == 2
+    assert result.summary["records_repaired"] == 3
+    assert result.summary["status"] == "ok"
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        rejected = wh.query(
+            "SELECT record_key, fields, reasons FROM rejected_records ORDER BY record_key"
+        ).rows()
+        assert rejected == [
+            (str(records[1]["id"]), ["repo_watchers"], "repo_watchers: not an integer (many)"),
+            ("abc", ["id"], "id: not an integer (abc)"),
+        ]
+        assert wh.query("SELECT count(*) AS n FROM daily_package_metrics").item() == 28
+        repaired = wh.query(
+            "SELECT package_id, commits_over_52[1] AS oldest, repairs FROM package_snapshots "
+            "WHERE len(repairs) > 0 ORDER BY package_id"
+        )
+        assert sorted(repaired.get_column("package_id")) == sorted(r["id"] for r in records[2:5])
+        short = repaired.filter(pl.col("package_id") == records[2]["id"]).row(0, named=True)
+        assert short["oldest"] is None  # the missing week is unknown, not zero

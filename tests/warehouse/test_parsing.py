@@ -1,0 +1,132 @@
+from datetime import UTC, date, datetime
+
+import polars as pl
+import pytest
+
+from tests.conftest import sample_packages
+from warehouse.parsing import grid_memberships, parse_categories, parse_packages, parse_timestamp
+from warehouse.raw import raw_frame, record_key
+
+DAY = date(2026, 2, 17)
+
+
+def _raw(records, source="djangopackages/packages"):
+    return raw_frame(DAY, source, [(record_key(r), "ok", r) for r in records])
+
+
+def _one(**changes):
+    record = dict(sample_packages()[0])
+    record.update(changes)
+    return record
+
+
+def test_real_sample_parses_with_types_and_identifiers():
+    records = sample_packages()
+    parsed = parse_packages(_raw(records), DAY)
+    assert parsed.counts == {"fetched": 240, "accepted": 240, "repaired": 0, "rejected": 0}
+    row = parsed.accepted.filter(pl.col("package_id") == 6278).row(0, named=True)
+    assert row["slug"] == "django-postpone-index"
+    assert row["category_id"] == 1 and row["grid_ids"] == [31]
+    assert row["repo_host"] == "github" and row["repo_full_name"] == "nnseva/django-postpone-index"
+    assert row["pypi_name"] == "django-postpone-index"
+    assert row["last_fetched_at"] == datetime(2026, 2, 16, 5, 2, 41, 505591, tzinfo=UTC)
+    assert row["commits_over_52"][-3:] == [2, 8, 0] and len(row["commits_over_52"]) == 52
+    hosts = dict(parsed.accepted.group_by("repo_host").len().iter_rows())
+    assert hosts == {"github": 208, "bitbucket": 27, "gitlab": 1, "other": 4}
+    # `[]` is unknown, never zero activity
+    assert parsed.accepted.filter(pl.col("commits_over_52").is_null()).height == 4
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "reason"),
+    [
+        ({"id": "abc"}, "id", "id: not an integer (abc)"),
+        ({"repo_watchers": "many"}, "repo_watchers", "repo_watchers: not an integer (many)"),
+        ({"last_fetched": "yesterday"}, "last_fetched", "last_fetched: not an ISO-8601 time (yesterday)"),
+        ({"slug": ""}, "slug", "slug: missing"),
+        ({"repo_forks": -3}, "forks", "forks: fails greater_than_or_equal_to(0) (value -3)"),
+    ],
+)
+def test_unusable_key_fields_are_rejected_with_the_field_named(changes, field, reason):
+    good = sample_packages()[1]
+    parsed = parse_packages(_raw([good, _one(**changes)]), DAY)
+    assert parsed.accepted.get_column("package_id").to_list() == [good["id"]]
+    rejected = parsed.rejected.row(0, named=True)
+    assert rejected["fields"] == [field]
+    assert rejected["reasons"] == reason
+    assert rejected["source"] == "djangopackages/packages"
+    assert '"slug"' in rejected["payload"]  # the payload as received is kept
+
+
+@pytest.mark.parametrize(
+    ("weeks", "expected_tail", "expected_len", "repair"),
+    [
+        (list(range(51)), [48, 49, 50], 52, "received 51 entries"),
+        (",".join(["1"] * 52), [1, 1, 1], 52, "as a comma-separated string"),
+        ([3] * 51 + [-2], [3, 3, None], 52, "1 invalid counts"),
+    ],
+)
+def test_odd_but_usable_weeks_are_repaired_and_flagged(weeks, expected_tail, expected_len, repair):
+    parsed = parse_packages(_raw([_one(commits_over_52=weeks)]), DAY)
+    row = parsed.accepted.row(0, named=True)
+    assert row["commits_over_52"][-3:] == expected_tail
+    assert len(row["commits_over_52"]) == expected_len
+    assert parsed.repaired == 1
+    assert any(repair in r for r in row["repairs"])
+    if isinstance(weeks, list) and len(weeks) == 51:
+        assert row["commits_over_52"][0] is None  # the missing oldest week is unknown, not zero
+
+
+def test_optional_field_that_cannot_be_read_is_nulled_and_flagged():
+    parsed = parse_packages(_raw([_one(last_updated="not a time", category="nonsense")]), DAY)
+    row = parsed.accepted.row(0, named=True)
+    assert row["last_updated_at"] is None and row["category_id"] is None
+    assert sorted(r.split(":")[0] for r in row["repairs"]) == ["category", "last_updated"]
+
+
+def test_duplicate_ids_keep_the_first_record():
+    first, second = _one(title="first"), _one(title="second")
+    parsed = parse_packages(_raw([first, second]), DAY)
+    assert parsed.accepted.get_column("title").to_list() == ["first"]
+    assert parsed.rejected.get_column("reasons").to_list() == ["package_id: duplicate of an earlier record"]
+
+
+def test_timestamps_with_offsets_and_naive_new_york_times_become_utc():
+    frame = pl.DataFrame(
+        {"t": ["2026-02-16T00:02:41.5-05:00", "2010-08-14T22:47:52", "2026-02-16T05:07:12Z", "x"]}
+    )
+    parsed = frame.select(parse_timestamp(pl.col("t"))).get_column("t").to_list()
+    assert parsed == [
+        datetime(2026, 2, 16, 5, 2, 41, 500000, tzinfo=UTC),
+        datetime(2010, 8, 15, 2, 47, 52, tzinfo=UTC),  # EDT, UTC-4
+        datetime(2026, 2, 16, 5, 7, 12, tzinfo=UTC),
+        None,
+    ]
+
+
+def test_categories_and_grid_memberships_from_both_sides():
+    cats = parse_categories(
+        _raw(
+            [{"id": 1, "title": "App", "slug": "apps", "show_pypi": True}, {"id": "x"}],
+            "djangopackages/categories",
+        ),
+        DAY,
+    )
+    assert cats.accepted.get_column("category_id").to_list() == [1]
+    assert cats.rejected.height == 1
+    packages = parse_packages(_raw([_one(grids=["https://h/api/v4/grids/5/?format=api"])]), DAY).accepted
+    pid = packages.get_column("package_id")[0]
+    grids = _raw(
+        [
+            {
+                "id": 7,
+                "title": "G",
+                "slug": "g",
+                "packages": [f"https://h/api/v4/packages/{pid}/", "https://h/api/v4/packages/424242/"],
+            }
+        ],
+        "djangopackages/grids",
+    )
+    pairs = grid_memberships(packages, grids, DAY)
+    # 424242 is not an accepted package, so its membership is dropped
+    assert pairs.select("grid_id", "package_id").rows() == [(5, pid), (7, pid)]

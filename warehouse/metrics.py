@@ -1,0 +1,111 @@
+"""The daily metrics of every package: its state on a snapshot date joined across sources, and its score."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import polars as pl
+
+from warehouse import contracts
+from warehouse.scoring import DPAS1, ScoreConstants, grid_percentiles, score_packages
+
+
+def scoring_instant(snapshot_date: date) -> datetime:
+    """τ: the snapshot date at 00:00 UTC."""
+    return datetime.combine(snapshot_date, time(0), tzinfo=UTC)
+
+
+def package_inputs(
+    packages: pl.DataFrame, repositories: pl.DataFrame, pypi: pl.DataFrame, snapshot_date: date
+) -> pl.DataFrame:
+    """One row per package with the values the score and the metrics table need.
+
+    The weekly array is GitHub's participation fetched that day when there is one (it ends at τ, so it
+    is never stale), otherwise djangopackages' ``commits_over_52``, which ends at its ``last_fetched``.
+    """
+    repos = repositories.filter(pl.col("status") == "ok").select(
+        pl.col("full_name").alias("repo_full_name"),
+        pl.col("stars").alias("gh_stars"),
+        pl.col("forks").alias("gh_forks"),
+        "open_issues",
+        "watchers",
+        "archived",
+        pl.when(pl.col("participation_status") == "ok").then(pl.col("participation")).alias("participation"),
+    )
+    projects = pypi.filter(pl.col("status") == "ok").select("pypi_name", "version", "supports_python3")
+    tau = scoring_instant(snapshot_date)
+    has_participation = pl.col("participation").is_not_null()
+    return (
+        packages.join(repos, on="repo_full_name", how="left")
+        .join(projects, on="pypi_name", how="left")
+        .select(
+            pl.lit(snapshot_date).alias("snapshot_date"),
+            "package_id",
+            "category_id",
+            pl.coalesce("gh_stars", "stars").alias("stars"),
+            pl.coalesce("gh_forks", "forks").alias("forks"),
+            "open_issues",
+            "watchers",
+            pl.col("last_updated_at").alias("last_commit_at"),
+            pl.coalesce("version", "pypi_version").alias("latest_version"),
+            pl.when(has_participation)
+            .then(pl.lit("github"))
+            .when(pl.col("commits_over_52").is_not_null())
+            .then(pl.lit("djangopackages"))
+            .otherwise(pl.lit("none"))
+            .alias("weeks_source"),
+            pl.when(has_participation).then("participation").otherwise("commits_over_52").alias("weeks"),
+            pl.when(has_participation)
+            .then(pl.lit(tau))
+            .when(pl.col("commits_over_52").is_not_null())
+            .then("last_fetched_at")
+            .alias("weeks_anchor_at"),
+            "archived",
+            "supports_python3",
+        )
+    )
+
+
+def daily_metrics(
+    packages: pl.DataFrame,
+    repositories: pl.DataFrame,
+    pypi: pl.DataFrame,
+    memberships: pl.DataFrame,
+    snapshot_date: date,
+    constants: ScoreConstants = DPAS1,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(daily_package_metrics rows, daily_grid_percentiles rows) for one snapshot date."""
+    inputs = package_inputs(packages, repositories, pypi, snapshot_date)
+    members = memberships.select("package_id", "grid_id")
+    scored = score_packages(
+        inputs.select(
+            "package_id",
+            "weeks",
+            "weeks_anchor_at",
+            "last_commit_at",
+            "stars",
+            "category_id",
+            "archived",
+            "supports_python3",
+        ),
+        snapshot_date,
+        constants,
+        grid_members=members,
+    )
+    model_columns = contracts.DailyPackageMetrics.to_schema().columns
+    metric_columns = list(model_columns)
+    from_inputs = [c for c in inputs.columns if c in metric_columns]
+    from_scores = [c for c in scored.columns if c in metric_columns and c not in from_inputs]
+    metrics = inputs.select(from_inputs).join(scored.select("package_id", *from_scores), on="package_id")
+    percentiles = grid_percentiles(scored, members, constants).with_columns(
+        pl.lit(snapshot_date).alias("snapshot_date")
+    )
+    return (
+        # The scorer's counters are UInt32; the warehouse stores BIGINT like every other count.
+        metrics.select(metric_columns)
+        .cast({c: model_columns[c].dtype.type for c in metric_columns})
+        .sort("package_id"),
+        percentiles.select(list(contracts.DailyGridPercentile.to_schema().columns)).sort(
+            "grid_id", "package_id"
+        ),
+    )

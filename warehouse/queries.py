@@ -1,0 +1,86 @@
+"""Named SQL queries shipped in ``warehouse/sql/``: the saved questions behind ``dpw query``.
+
+Each file starts with a header of ``-- key: value`` lines:
+
+    -- description: the question it answers
+    -- param: limit int 10 how many rows
+
+Parameters are bound by DuckDB (``$limit`` in the SQL), never pasted into the text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+
+SQL_PACKAGE = "warehouse.sql"
+_PARAM = re.compile(r"^--\s*param:\s*(\w+)\s+(int|float|str|date)\s+(\S+)\s*(.*)$")
+_DESCRIPTION = re.compile(r"^--\s*description:\s*(.+)$")
+_CASTS = {"int": int, "float": float, "str": str, "date": date.fromisoformat}
+
+
+class QueryError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str
+    default: str  # "null" means no default value: the query decides (for example the latest date)
+    help: str
+
+    def parse(self, text: str) -> object:
+        if text == "null":
+            return None
+        try:
+            return _CASTS[self.kind](text)
+        except ValueError as err:
+            raise QueryError(f"parameter {self.name}: {text!r} is not a valid {self.kind}") from err
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    name: str
+    description: str
+    params: tuple[Param, ...]
+    sql: str
+
+    def bind(self, given: dict[str, str]) -> dict[str, object]:
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise QueryError(
+                f"query {self.name} has no parameter {unknown[0]!r}; it takes {sorted(known) or 'none'}"
+            )
+        return {name: p.parse(given.get(name, p.default)) for name, p in known.items()}
+
+
+def load(name: str) -> NamedQuery:
+    path = resources.files(SQL_PACKAGE) / f"{name}.sql"
+    if not path.is_file():
+        raise QueryError(f"no query named {name!r}; `dpw query --list` shows them")
+    return _parse(name, path.read_text(encoding="utf-8"))
+
+
+def available() -> list[NamedQuery]:
+    return sorted(
+        (
+            _parse(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
+            for entry in resources.files(SQL_PACKAGE).iterdir()
+            if entry.name.endswith(".sql")
+        ),
+        key=lambda q: q.name,
+    )
+
+
+def _parse(name: str, text: str) -> NamedQuery:
+    description, params = "", []
+    for line in text.splitlines():
+        if m := _DESCRIPTION.match(line):
+            description = m.group(1).strip()
+        elif m := _PARAM.match(line):
+            params.append(Param(*m.groups()))
+    return NamedQuery(name, description, tuple(params), text)
