@@ -10,7 +10,8 @@ import dagster as dg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipelines.replay.server import SAMPLE_BUNDLE, ReplayServer
+from pipelines.replay import SAMPLE_BUNDLE
+from pipelines.replay.server import ReplayServer
 from pipelines.runner import IngestResult, run_date
 from pipelines.settings import Settings
 from warehouse import queries

@@ -84,9 +84,10 @@ def run_date(
     or only the scores to rescore."""
     defs = build_defs(settings)
     job = defs.resolve_job_def(_JOBS[mode])
-    run_config = (
-        {"ops": {"package_scores": {"config": {"score_version": score_version}}}} if score_version else None
-    )
+    # The console logger's DEBUG events would bury the CLI's own output; the run records them all anyway.
+    run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    if score_version:
+        run_config["ops"] = {"package_scores": {"config": {"score_version": score_version}}}
     result = job.execute_in_process(
         partition_key=day.isoformat(),
         instance=dagster_instance or instance(),

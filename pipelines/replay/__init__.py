@@ -1,0 +1,5 @@
+"""The offline replay server: djangopackages API v4, GitHub and PyPI on loopback, from a bundle."""
+
+from pathlib import Path
+
+SAMPLE_BUNDLE = Path(__file__).resolve().parent / "bundles" / "sample"
