@@ -24,7 +24,9 @@ def run_demo(settings: Settings, *, days: int, bundle: Path | None, console: Con
     started = time.perf_counter()
     results: list[IngestResult] = []
     with ReplayServer(bundle or SAMPLE_BUNDLE, port=0) as server:
-        first = server.date
+        # The bundle's own date serves its records as read; every later date is evolved, so the demo
+        # starts the day after and every captured day moves the same way.
+        first = server.date + timedelta(days=1)
         settings = settings.with_replay(server.base_url)
         console.print(
             f"Replay server on {server.base_url}; capturing {days} days from {first} into {settings.warehouse}"
