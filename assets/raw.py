@@ -6,6 +6,7 @@ services). Every request they make is stored in ``raw_requests``, failed ones to
 then fails.
 """
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -16,6 +17,7 @@ import polars as pl
 from assets.partitions import daily_partitions, partition_date
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
 from assets.sources.http import RequestLog
+from assets.sources.pypi import PyPIClient
 from warehouse import identifiers
 from warehouse.parsing import parse_timestamp
 from warehouse.raw import raw_frame, record_key, requests_frame
@@ -188,6 +190,45 @@ def raw_github(
         )
 
 
+def previous_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
+    """Each project's latest raw document from an earlier date, with the serial it had then."""
+    with warehouse.open() as wh:
+        return wh.query(
+            "SELECT record_key AS name, status, payload, "
+            "TRY_CAST(json_extract_string(payload, '$.last_serial') AS BIGINT) AS serial "
+            "FROM raw_records WHERE source = 'pypi/project' AND snapshot_date < $d "
+            "QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY snapshot_date DESC) = 1",
+            {"d": day},
+        )
+
+
+def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.DataFrame) -> pl.DataFrame:
+    """Today's raw PyPI rows, asking only for what may have changed.
+
+    On a warm day (documents stored from an earlier date) one request for the simple index gives every
+    project's serial; a project whose serial has not moved keeps its stored document (status
+    ``unchanged``), one the index does not list is missing, and only the rest are fetched.
+    """
+    if previous.is_empty():
+        docs = client.projects(names)
+        return raw_frame(
+            day, "pypi/project", ((n, "ok" if d is not None else "missing", d) for n, d in docs.items())
+        )
+    serials = client.serials()
+    stored = {
+        row["name"]: row for row in previous.iter_rows(named=True) if row["status"] in ("ok", "unchanged")
+    }
+    listed = [n for n in names if n in serials]
+    unchanged = [n for n in listed if n in stored and stored[n]["serial"] == serials[n]]
+    fetched = client.projects([n for n in listed if n not in unchanged])
+    rows = [
+        *((n, "ok" if d is not None else "missing", d) for n, d in fetched.items()),
+        *((n, "unchanged", json.loads(stored[n]["payload"])) for n in unchanged),
+        *((n, "missing", None) for n in names if n not in serials),
+    ]
+    return raw_frame(day, "pypi/project", sorted(rows, key=lambda row: row[0]))
+
+
 @dg.asset(partitions_def=daily_partitions, group_name="raw", kinds={"duckdb"}, deps=[raw_djangopackages])
 def raw_pypi(
     context: dg.AssetExecutionContext,
@@ -219,10 +260,5 @@ def raw_pypi(
                 .get_column("name")
                 .to_list()
             )
-        docs = client.projects(names)
-        records = raw_frame(
-            day,
-            "pypi/project",
-            ((name, "ok" if doc is not None else "missing", doc) for name, doc in docs.items()),
-        )
+        records = pypi_records(client, day, names, previous_pypi(warehouse, day))
         return store_raw(warehouse, day, "raw_pypi", ["pypi/project"], records, log)

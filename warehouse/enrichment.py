@@ -98,7 +98,8 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[pl.DataFrame, pl
     projects, releases = [], []
     for name, status, payload in raw.select("record_key", "status", "payload").iter_rows():
         doc = json.loads(payload) if payload else None
-        if status != "ok" or not isinstance(doc, dict):
+        # "unchanged": the serial had not moved, so the document stored earlier is today's too.
+        if status not in ("ok", "unchanged") or not isinstance(doc, dict):
             projects.append({"pypi_name": name, "status": "missing"})
             continue
         info = doc.get("info") or {}

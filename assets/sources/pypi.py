@@ -29,6 +29,18 @@ class PyPIClient:
             response = self.http.get(location)
         return None if response.status == 404 else response.json()
 
+    def serials(self) -> dict[str, int]:
+        """Every project's last serial from the simple index (PEP 691 JSON), by normalized name: one
+        request that tells which projects changed since they were last fetched."""
+        response = self.http.get("/simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        return {
+            normalize_name(p["name"]): p["_last-serial"]
+            for p in response.json().get("projects", [])
+            if isinstance(p, dict)
+            and isinstance(p.get("name"), str)
+            and isinstance(p.get("_last-serial"), int)
+        }
+
     def projects(self, names: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """Documents by the names given; a project named twice (in any spelling) is fetched once."""
         wanted = list(dict.fromkeys(names))

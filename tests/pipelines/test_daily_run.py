@@ -150,3 +150,27 @@ def test_bad_records_are_rejected_odd_ones_repaired_the_rest_land(tmp_path):
         assert sorted(repaired.get_column("package_id")) == sorted(r["id"] for r in records[2:5])
         short = repaired.filter(pl.col("package_id") == records[2]["id"]).row(0, named=True)
         assert short["oldest"] is None  # the missing week is unknown, not zero
+
+
+def test_a_warm_day_asks_pypi_only_for_projects_whose_serial_moved(settings, replay):
+    first = replay.date
+    run_date(settings, first, "capture")
+    replay.set_date(first + timedelta(days=1))
+    run_date(settings, replay.date, "capture")
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        per_day = wh.query(
+            "SELECT snapshot_date, count(*) FILTER (status = 'unchanged') AS unchanged, count(*) AS projects "
+            "FROM raw_records WHERE source = 'pypi/project' GROUP BY 1 ORDER BY 1"
+        ).rows()
+        requests = wh.query(
+            "SELECT snapshot_date, count(*) FILTER (path LIKE '/pypi/%') AS documents, "
+            "count(*) FILTER (path = '/simple/') AS index FROM raw_requests WHERE source = 'pypi' GROUP BY 1 ORDER BY 1"
+        ).rows()
+        parsed = wh.query(
+            "SELECT snapshot_date, count(*) FILTER (status = 'ok') FROM pypi_projects GROUP BY 1 ORDER BY 1"
+        ).rows()
+    (d1, unchanged1, projects1), (d2, unchanged2, projects2) = per_day
+    assert unchanged1 == 0 and projects1 == projects2 > 150
+    assert unchanged2 >= projects2 - 10  # only the few projects that released were fetched again
+    assert requests == [(d1, projects1, 0), (d2, projects2 - unchanged2, 1)]
+    assert parsed[0][1] == parsed[1][1]  # every project still has its document on the warm day

@@ -4,7 +4,8 @@ CREATE TABLE raw_records (
     snapshot_date DATE NOT NULL,
     source VARCHAR NOT NULL,          -- e.g. djangopackages/packages, github/repository, pypi/project
     record_key VARCHAR NOT NULL,      -- id, full name or project name as requested
-    status VARCHAR NOT NULL,          -- ok | missing | pending | blocked
+    status VARCHAR NOT NULL,          -- ok | missing | pending | blocked | unchanged (PyPI: the serial had
+                                      -- not moved, so the payload is the document stored earlier)
     payload VARCHAR                   -- the JSON body or record as received; null when there was none
 );
 
