@@ -59,8 +59,8 @@ def djangopackages_catalog(context: dg.AssetExecutionContext, warehouse: Warehou
     with warehouse.open() as wh:
         packages = parsing.parse_packages(_raw(wh, day, "djangopackages/packages"), day)
         categories = parsing.parse_categories(_raw(wh, day, "djangopackages/categories"), day)
-        grids = parsing.parse_grids(_raw(wh, day, "djangopackages/grids"), day)
         raw_grids = _raw(wh, day, "djangopackages/grids")
+        grids = parsing.parse_grids(raw_grids, day)
         frames = {
             "package_snapshots": packages.accepted,
             "category_snapshots": categories.accepted,

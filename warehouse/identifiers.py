@@ -117,7 +117,9 @@ def github_full_names(url: pl.Expr) -> pl.Expr:
 def pypi_names(pypi_url: pl.Expr) -> pl.Expr:
     """The PEP 503 normalized PyPI project name per ``pypi_url``, null where it names none."""
     return pypi_url.map_elements(
-        lambda url: (name := pypi_project_name(url)) and normalize_name(name), return_dtype=pl.String, skip_nulls=True
+        lambda url: (name := pypi_project_name(url)) and normalize_name(name),
+        return_dtype=pl.String,
+        skip_nulls=True,
     )
 
 
