@@ -176,7 +176,16 @@ def explain(
         "weeks_source",
         "baseline_djangopackages",
     ]
-    print_frame(chosen.tail(1).select(parts), "table", title="components")
+    components = pl.DataFrame(
+        {
+            "component": parts,
+            "value": [
+                "" if row[p] is None else f"{row[p]:.3f}" if isinstance(row[p], float) else str(row[p])
+                for p in parts
+            ],
+        }
+    )
+    print_frame(components, "table", title="components")
     print_frame(
         history.select("snapshot_date", "activity_score", "status", "trend", "commits_52w", "stars"),
         "table",
