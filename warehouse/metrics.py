@@ -90,7 +90,6 @@ def daily_metrics(
         ),
         snapshot_date,
         constants,
-        grid_members=members,
     )
     model_columns = contracts.DailyPackageMetrics.to_schema().columns
     metric_columns = list(model_columns)
