@@ -12,6 +12,8 @@ def contract_check_spec(table: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         name="matches_contract",
         asset=table,
+        # Rows that break their contract must not flow on into scores and marts.
+        blocking=True,
         description=f"Every stored row of the partition passes the {TABLE_MODELS[table].__name__} model.",
     )
 

@@ -13,6 +13,7 @@ from assets.partitions import daily_partitions, partition_date
 from assets.raw import DJANGOPACKAGES_SOURCES, raw_djangopackages, raw_github, raw_pypi
 from assets.resources import WarehouseResource
 from warehouse import enrichment, parsing
+from warehouse.raw import read_raw
 from warehouse.store import Warehouse
 
 CATALOG_TABLES = {
@@ -22,14 +23,6 @@ CATALOG_TABLES = {
     "grid_package_snapshots": "One row per (grid, accepted package) membership on the date.",
     "rejected_records": "One row per record that could not be used, with the failing fields, reasons and payload.",
 }
-
-
-def _raw(wh: Warehouse, day: date, source: str) -> pl.DataFrame:
-    return wh.query(
-        "SELECT record_key, status, payload FROM raw_records WHERE snapshot_date = $d AND source = $s "
-        "ORDER BY record_key",
-        {"d": day, "s": source},
-    )
 
 
 def _write_and_check(
@@ -57,9 +50,9 @@ def _write_and_check(
 def djangopackages_catalog(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     day = partition_date(context)
     with warehouse.open() as wh:
-        packages = parsing.parse_packages(_raw(wh, day, "djangopackages/packages"), day)
-        categories = parsing.parse_categories(_raw(wh, day, "djangopackages/categories"), day)
-        raw_grids = _raw(wh, day, "djangopackages/grids")
+        packages = parsing.parse_packages(read_raw(wh, day, "djangopackages/packages"), day)
+        categories = parsing.parse_categories(read_raw(wh, day, "djangopackages/categories"), day)
+        raw_grids = read_raw(wh, day, "djangopackages/grids")
         grids = parsing.parse_grids(raw_grids, day)
         frames = {
             "package_snapshots": packages.accepted,
@@ -98,7 +91,7 @@ def github_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseR
     day = partition_date(context)
     with warehouse.open() as wh:
         frame = enrichment.parse_repositories(
-            _raw(wh, day, "github/repository"), _raw(wh, day, "github/participation"), day
+            read_raw(wh, day, "github/repository"), read_raw(wh, day, "github/participation"), day
         )
         checks = _write_and_check(wh, day, {"repository_snapshots": frame})
     yield dg.MaterializeResult(
@@ -132,7 +125,7 @@ def github_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseR
 def pypi_releases(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     day = partition_date(context)
     with warehouse.open() as wh:
-        projects, releases = enrichment.parse_pypi(_raw(wh, day, "pypi/project"), day)
+        projects, releases = enrichment.parse_pypi(read_raw(wh, day, "pypi/project"), day)
         checks = _write_and_check(wh, day, {"pypi_projects": projects, "release_snapshots": releases})
     yield dg.MaterializeResult(asset_key="pypi_projects", metadata={"rows": projects.height})
     yield dg.MaterializeResult(asset_key="release_snapshots", metadata={"rows": releases.height})

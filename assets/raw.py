@@ -20,7 +20,7 @@ from assets.sources.http import RequestLog
 from assets.sources.pypi import PyPIClient
 from warehouse import identifiers
 from warehouse.parsing import parse_timestamp
-from warehouse.raw import raw_frame, record_key, requests_frame
+from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
 
 DJANGOPACKAGES_SOURCES = ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids"]
 
@@ -42,17 +42,19 @@ def ensure_capture_date(sources_date: date, day: date) -> None:
 
 @contextmanager
 def request_log(warehouse: WarehouseResource, day: date, asset: str) -> Iterator[RequestLog]:
-    """A request log whose records reach ``raw_requests`` even when the capture fails."""
+    """A request log whose records reach ``raw_requests`` even when the capture fails.
+
+    A failed capture appends its requests: replacing would erase the log of the capture that stored the
+    date's raw rows. A refused one (not the sources' date) writes nothing to that date at all.
+    """
     log = RequestLog()
     try:
         yield log
+    except CaptureRefused:
+        raise
     except BaseException:
         with warehouse.open() as wh:
-            wh.replace_partitions(
-                day,
-                {"raw_requests": requests_frame(day, asset, log.records)},
-                scope={"raw_requests": ("asset", [asset])},
-            )
+            wh.append("raw_requests", requests_frame(day, asset, log.records))
         raise
 
 
@@ -113,10 +115,7 @@ def raw_djangopackages(
 def linked_repositories(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
     """GitHub repositories the day's raw package records link to, with what djangopackages knew of them."""
     with warehouse.open() as wh:
-        raw = wh.query(
-            "SELECT payload FROM raw_records WHERE snapshot_date = $d AND source = 'djangopackages/packages'",
-            {"d": day},
-        )
+        raw = read_raw(wh, day, "djangopackages/packages")
     field = pl.col("payload").str.json_path_match
     return (
         raw.select(
@@ -247,10 +246,7 @@ def raw_pypi(
         ensure_capture_date(djangopackages.client(log).current_date(), day)
         with warehouse.open() as wh:
             names = (
-                wh.query(
-                    "SELECT payload FROM raw_records WHERE snapshot_date = $d AND source = 'djangopackages/packages'",
-                    {"d": day},
-                )
+                read_raw(wh, day, "djangopackages/packages")
                 .select(
                     identifiers.pypi_names(pl.col("payload").str.json_path_match("$.pypi_url")).alias("name")
                 )

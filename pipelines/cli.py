@@ -8,7 +8,9 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import polars as pl
+import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -50,6 +52,16 @@ def _date(text: str, option: str = "--date") -> date:
         raise typer.BadParameter(f"{text!r} is not a date like 2026-02-17", param_hint=option) from None
 
 
+# What a user's query can run into: a bad statement, a missing warehouse, a result polars cannot hold.
+QUERY_ERRORS = (WarehouseError, duckdb.Error, pl.exceptions.PolarsError, pa.ArrowException)
+
+
+def _describe(err: Exception) -> str:
+    return (
+        str(err) if isinstance(err, WarehouseError | queries.QueryError) else f"{type(err).__name__}: {err}"
+    )
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code)
@@ -57,7 +69,17 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def print_frame(frame: pl.DataFrame, fmt: str, title: str | None = None) -> None:
     if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
+        # CSV has no lists or structs: such cells are written as JSON text.
+        nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
+        flat = frame.with_columns(
+            pl.Series(
+                c,
+                [None if v is None else json.dumps(v, default=str) for v in frame.get_column(c).to_list()],
+                pl.String,
+            )
+            for c in nested
+        )
+        sys.stdout.write(flat.write_csv())
     elif fmt == "json":
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=2) + "\n")
     elif fmt == "table":
@@ -98,7 +120,9 @@ def ingest(
         f"djangopackages {s['requests_djangopackages']}, github {s['requests_github']}, pypi {s['requests_pypi']} "
         f"({s['requests_failed']} failed); counts {'add up' if s['status'] == 'ok' else 'DO NOT add up'}"
     )
-    if s["status"] != "ok":
+    for check in result.failed_checks:
+        err_console.print(f"[bold red]contract check failed:[/] {check}")
+    if s["status"] != "ok" or result.failed_checks:
         raise typer.Exit(1)
 
 
@@ -138,14 +162,16 @@ def explain(
     settings = _settings(warehouse)
     try:
         with Warehouse(settings.warehouse, read_only=True) as wh:
+            # By id, so a package renamed along the way keeps its whole history.
             history = wh.query(
                 "SELECT m.*, p.slug, p.title FROM daily_package_metrics m "
                 "JOIN package_snapshots p USING (snapshot_date, package_id) "
-                "WHERE p.slug = $key OR CAST(p.package_id AS VARCHAR) = $key ORDER BY m.snapshot_date",
+                "WHERE m.package_id IN (SELECT package_id FROM packages "
+                "  WHERE slug = $key OR CAST(package_id AS VARCHAR) = $key) ORDER BY m.snapshot_date",
                 {"key": package},
             )
-    except WarehouseError as err:
-        raise _fail(str(err)) from None
+    except QUERY_ERRORS as err:
+        raise _fail(_describe(err)) from None
     if history.height == 0:
         raise _fail(f"no package {package!r} in {settings.warehouse}")
     chosen = history if day is None else history.filter(pl.col("snapshot_date") == _date(day))
@@ -200,16 +226,12 @@ def sql(
     fmt: FormatOption = "table",
 ) -> None:
     """Run a SQL query against the warehouse (read-only)."""
-    import duckdb
-
     settings = _settings(warehouse)
     try:
         with Warehouse(settings.warehouse, read_only=True) as wh:
             frame = wh.query(statement)
-    except WarehouseError as err:
-        raise _fail(str(err)) from None
-    except duckdb.Error as err:
-        raise _fail(f"{type(err).__name__}: {err}") from None
+    except QUERY_ERRORS as err:
+        raise _fail(_describe(err)) from None
     print_frame(frame, fmt)
 
 
@@ -224,8 +246,6 @@ def query(
     fmt: FormatOption = "table",
 ) -> None:
     """Run a named SQL query (see --list)."""
-    import duckdb
-
     if list_ or name is None:
         for q in queries.available():
             console.print(f"[bold]{q.name}[/]: {q.description}")
@@ -244,10 +264,8 @@ def query(
         params = named.bind(given)
         with Warehouse(settings.warehouse, read_only=True) as wh:
             frame = wh.query(named.sql, params)
-    except (queries.QueryError, WarehouseError) as err:
-        raise _fail(str(err)) from None
-    except duckdb.Error as err:
-        raise _fail(f"{type(err).__name__}: {err}") from None
+    except (queries.QueryError, *QUERY_ERRORS) as err:
+        raise _fail(_describe(err)) from None
     print_frame(frame, fmt, title=named.description)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets import ALL_ASSETS
+from assets.marts import MODE_TAG
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
 from pipelines.settings import Settings
 
@@ -19,13 +20,13 @@ recompute_job = dg.define_asset_job(
     "recompute_job",
     selection=dg.AssetSelection.all() - RAW_ASSETS,
     description="Rebuild a date's tables and scores from its stored raw data, without a single request.",
-    tags={"dpw/mode": "recompute"},
+    tags={MODE_TAG: "recompute"},
 )
 rescore_job = dg.define_asset_job(
     "rescore_job",
     selection=dg.AssetSelection.assets("daily_package_metrics", "daily_grid_percentiles"),
     description="Recompute a date's scores from its stored core tables (one transaction), e.g. for a new score version.",
-    tags={"dpw/mode": "rescore"},
+    tags={MODE_TAG: "rescore"},
 )
 # The run at 06:00 UTC targets today's partition (end_offset=1), the only date it can capture.
 daily_schedule = dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=6, minute_of_hour=0)
@@ -35,7 +36,11 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
         "djangopackages": DjangoPackagesResource(base_url=settings.djangopackages_url),
-        "github": GitHubResource(base_url=settings.github_url, token=settings.github_token),
+        # An EnvVar is resolved when the run starts and never written to Dagster's run storage, where a
+        # plain value would be kept in every job snapshot.
+        "github": GitHubResource(
+            base_url=settings.github_url, token=dg.EnvVar("GITHUB_TOKEN") if settings.github_token else None
+        ),
         "pypi": PyPIResource(base_url=settings.pypi_url),
     }
 

@@ -72,7 +72,10 @@ def _summary(
         )
         movers_query = queries.load("biggest_movers")
         movers = wh.query(
-            movers_query.sql, movers_query.bind({"date": last.isoformat(), "days": "13", "limit": "10"})
+            movers_query.sql,
+            movers_query.bind(
+                {"date": last.isoformat(), "days": str((last - results[0].day).days), "limit": "10"}
+            ),
         )
         totals = wh.query(
             "SELECT count(*) AS runs, sum(records_accepted) AS accepted, sum(records_repaired) AS repaired, "

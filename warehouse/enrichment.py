@@ -7,6 +7,7 @@ import re
 from datetime import date
 
 import polars as pl
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from warehouse import contracts
 from warehouse.parsing import parse_timestamp
@@ -80,10 +81,15 @@ _PY3_CLASSIFIER = "Programming Language :: Python :: 3"
 
 
 def _supports_python3(requires_python: str | None, classifiers: list[str]) -> bool | None:
-    """djangopackages' rule: a Requires-Python that admits some 3.x, else a Python 3 classifier, else unknown."""
+    """djangopackages' rule: a Requires-Python that admits some 3.0 .. 3.14, else a Python 3 classifier,
+    else unknown; a malformed Requires-Python falls back to the classifiers, as upstream does."""
     if requires_python:
-        spec = requires_python.replace(" ", "")
-        return not re.fullmatch(r"(<|<=|==)(2|3\.0)(\.\*)?|==2(\.\d+)*", spec)
+        try:
+            spec = SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            spec = None
+        if spec is not None:
+            return any(spec.contains(f"3.{minor}", prereleases=True) for minor in range(15))
     if any(c.startswith(_PY3_CLASSIFIER) for c in classifiers):
         return True
     return None

@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 
+from warehouse.store import Warehouse
+
 RAW_SCHEMA = {
     "snapshot_date": pl.Date,
     "source": pl.String,
@@ -30,6 +32,15 @@ REQUEST_SCHEMA = {
     "elapsed_ms": pl.Float64,
     "started_at": pl.Datetime("us", "UTC"),
 }
+
+
+def read_raw(wh: Warehouse, snapshot_date: date, source: str) -> pl.DataFrame:
+    """A date's raw rows of one source (``record_key``, ``status``, ``payload``), in key order."""
+    return wh.query(
+        "SELECT record_key, status, payload FROM raw_records WHERE snapshot_date = $d AND source = $s "
+        "ORDER BY record_key",
+        {"d": snapshot_date, "s": source},
+    )
 
 
 def record_key(record: Any) -> str:

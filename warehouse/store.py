@@ -47,7 +47,9 @@ class Warehouse:
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.conn = duckdb.connect(str(self.path), read_only=read_only)
+            # A reader runs users' SQL: no files written or read outside the warehouse (COPY TO, read_csv).
+            config = {"enable_external_access": False} if read_only else {}
+            self.conn = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as err:
             raise WarehouseError(f"cannot open the warehouse at {self.path}: {err}") from err
         # Stored instants are TIMESTAMPTZ; a UTC session hands them to polars as UTC.
@@ -98,7 +100,9 @@ class Warehouse:
     # reads ----------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Mapping[str, object] | list[object] | None = None) -> pl.DataFrame:
-        return self.conn.sql(sql, params=params).pl()
+        """The rows of a query; a statement that returns none (empty text, SET) gives an empty frame."""
+        relation = self.conn.sql(sql, params=params)
+        return pl.DataFrame() if relation is None else relation.pl()
 
     def row(self, sql: str, params: list[object] | None = None) -> tuple:
         """The first row of a query. The result is fetched whole: DuckDB refuses new work on a connection

@@ -117,3 +117,15 @@ def test_explain_gives_components_reason_and_history(cli):
     assert "django-postpone-index" in out and "last commit" in out and "score history" in out
     assert out.count("active") >= 1
     assert "no package 'nope'" in cli("explain", "nope", code=1)
+
+
+def test_sql_writes_nested_columns_as_json_in_csv_and_cannot_touch_files(cli, tmp_path):
+    out = cli(
+        "sql", "select package_id, weeks from daily_package_metrics order by 1 limit 1", "--format", "csv"
+    )
+    header, row = out.splitlines()[:2]
+    assert header == "package_id,weeks"
+    assert len(json.loads(row.split(",", 1)[1].strip('"').replace('""', '"'))) == 52
+    target = tmp_path / "leak.csv"
+    assert "PermissionException" in cli("sql", f"COPY (select 1) TO '{target}'", code=1)
+    assert not target.exists()

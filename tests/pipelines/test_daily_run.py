@@ -174,3 +174,43 @@ def test_a_warm_day_asks_pypi_only_for_projects_whose_serial_moved(settings, rep
     assert unchanged2 >= projects2 - 10  # only the few projects that released were fetched again
     assert requests == [(d1, projects1, 0), (d2, projects2 - unchanged2, 1)]
     assert parsed[0][1] == parsed[1][1]  # every project still has its document on the warm day
+
+
+def test_the_github_token_reaches_github_but_never_dagster_storage(settings, replay, tmp_path, monkeypatch):
+    token = "ghp_test_token_that_must_not_be_stored"
+    monkeypatch.setenv("GITHUB_TOKEN", token)
+    settings = Settings(**{**settings.__dict__, "github_token": token})
+    storage = tmp_path / "dagster"
+    storage.mkdir()
+    with dg.instance_for_test(temp_dir=str(storage)) as instance:
+        run_date(settings, replay.date, "capture", dagster_instance=instance)
+    leaked = [p for p in storage.rglob("*") if p.is_file() and token.encode() in p.read_bytes()]
+    assert leaked == []
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        paths = wh.query("SELECT path FROM raw_requests").get_column("path").to_list()
+        assert wh.query("SELECT count(*) AS n FROM raw_requests WHERE source = 'github'").item() > 0
+    assert not any(token in p for p in paths)
+
+
+def test_a_refused_capture_of_a_past_date_leaves_its_request_log_alone(settings, replay):
+    day = replay.date
+    run_date(settings, day, "capture")
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        before = wh.query("SELECT * FROM raw_requests ORDER BY started_at, path")
+    replay.set_date(day + timedelta(days=1))
+    with pytest.raises(IngestRefused, match="cannot capture raw data"):
+        run_date(settings, day, "capture")
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        assert wh.query("SELECT * FROM raw_requests ORDER BY started_at, path").equals(before)
+        runs = wh.query("SELECT status FROM ingest_runs ORDER BY started_at").get_column("status").to_list()
+    assert runs == ["ok", "failed"]  # the ledger keeps the failed run too
+
+
+def test_weekly_commits_do_not_depend_on_the_readers_time_zone(settings, replay):
+    run_date(settings, replay.date, "capture")
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        utc = wh.query("SELECT * FROM weekly_commits ORDER BY package_id, week_start")
+        wh.conn.execute("SET TimeZone = 'Asia/Tokyo'")
+        tokyo = wh.query("SELECT * FROM weekly_commits ORDER BY package_id, week_start")
+    assert utc.height > 240 * 40 and utc.equals(tokyo)
+    assert set(utc.get_column("week_start").dt.weekday().unique()) == {1}  # Mondays

@@ -130,3 +130,22 @@ def test_categories_and_grid_memberships_from_both_sides():
     pairs = grid_memberships(packages, grids, DAY)
     # 424242 is not an accepted package, so its membership is dropped
     assert pairs.select("grid_id", "package_id").rows() == [(5, pid), (7, pid)]
+
+
+@pytest.mark.parametrize(
+    ("requires_python", "classifiers", "expected"),
+    [
+        ("<3", [], False),
+        (">=2.7, <3", [], False),
+        ("==2.7.*", [], False),
+        ("~=2.7", [], False),
+        (">=3.10", [], True),
+        (">=2.7,!=3.0.*", [], True),
+        ("not a spec", ["Programming Language :: Python :: 3"], True),
+        (None, ["Programming Language :: Python :: 2"], None),
+    ],
+)
+def test_python3_support_follows_djangopackages_rule(requires_python, classifiers, expected):
+    from warehouse.enrichment import _supports_python3
+
+    assert _supports_python3(requires_python, classifiers) is expected

@@ -213,12 +213,14 @@ FROM package_snapshots p JOIN seen
   ON p.package_id = seen.package_id AND p.snapshot_date = seen.last_seen_date;
 
 CREATE VIEW categories AS
-SELECT c.* EXCLUDE (snapshot_date), c.snapshot_date AS last_seen_date
+SELECT c.* EXCLUDE (snapshot_date), c.snapshot_date AS last_seen_date,
+       c.snapshot_date = (SELECT max(snapshot_date) FROM category_snapshots) AS listed
 FROM category_snapshots c
 WHERE c.snapshot_date = (SELECT max(snapshot_date) FROM category_snapshots x WHERE x.category_id = c.category_id);
 
 CREATE VIEW grids AS
-SELECT g.* EXCLUDE (snapshot_date), g.snapshot_date AS last_seen_date
+SELECT g.* EXCLUDE (snapshot_date), g.snapshot_date AS last_seen_date,
+       g.snapshot_date = (SELECT max(snapshot_date) FROM grid_snapshots) AS listed
 FROM grid_snapshots g
 WHERE g.snapshot_date = (SELECT max(snapshot_date) FROM grid_snapshots x WHERE x.grid_id = g.grid_id);
 
@@ -229,7 +231,7 @@ WHERE snapshot_date = (SELECT max(snapshot_date) FROM grid_package_snapshots);
 
 CREATE VIEW releases AS
 WITH latest AS (
-    SELECT pypi_name, max(snapshot_date) AS snapshot_date FROM pypi_projects WHERE status = 'ok' GROUP BY pypi_name
+    SELECT pypi_name, max(snapshot_date) AS snapshot_date FROM pypi_projects GROUP BY pypi_name
 )
 SELECT p.package_id, r.pypi_name, r.version, r.uploaded_at, r.yanked, r.requires_python
 FROM packages p
@@ -245,7 +247,8 @@ WITH observed AS (
            unnest(weeks) AS commits,
            generate_subscripts(weeks, 1) AS i,
            len(weeks) AS n,
-           CAST(date_trunc('week', CAST(weeks_anchor_at - INTERVAL 1 MICROSECOND AS DATE)) AS DATE) AS last_week
+           -- timezone('UTC', ...) makes the day independent of the reader's session time zone
+           CAST(date_trunc('week', timezone('UTC', weeks_anchor_at - INTERVAL 1 MICROSECOND)) AS DATE) AS last_week
     FROM daily_package_metrics
     WHERE weeks IS NOT NULL
 )
