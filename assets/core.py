@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
-from assets.partitions import daily_partitions, partition_date
+from assets.partitions import partition_date, table_spec
 from assets.raw import DJANGOPACKAGES_SOURCES, raw_djangopackages, raw_github, raw_pypi
 from assets.resources import WarehouseResource
 from warehouse import enrichment, parsing
@@ -34,17 +34,7 @@ def _write_and_check(
 
 
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            table,
-            description=text,
-            deps=[raw_djangopackages],
-            partitions_def=daily_partitions,
-            group_name="core",
-            kinds={"duckdb", "polars"},
-        )
-        for table, text in CATALOG_TABLES.items()
-    ],
+    specs=[table_spec(table, text, [raw_djangopackages], "core") for table, text in CATALOG_TABLES.items()],
     check_specs=[contract_check_spec(table) for table in CATALOG_TABLES],
 )
 def djangopackages_catalog(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -76,13 +66,11 @@ def djangopackages_catalog(context: dg.AssetExecutionContext, warehouse: Warehou
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        table_spec(
             "repository_snapshots",
-            description="One row per GitHub repository linked from a package: its state and participation on the date.",
-            deps=[raw_github],
-            partitions_def=daily_partitions,
-            group_name="core",
-            kinds={"duckdb", "polars"},
+            "One row per GitHub repository linked from a package: its state and participation on the date.",
+            [raw_github],
+            "core",
         )
     ],
     check_specs=[contract_check_spec("repository_snapshots")],
@@ -103,21 +91,17 @@ def github_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        table_spec(
             "pypi_projects",
-            description="One row per PyPI project linked from a package: its latest metadata on the date.",
-            deps=[raw_pypi],
-            partitions_def=daily_partitions,
-            group_name="core",
-            kinds={"duckdb", "polars"},
+            "One row per PyPI project linked from a package: its latest metadata on the date.",
+            [raw_pypi],
+            "core",
         ),
-        dg.AssetSpec(
+        table_spec(
             "release_snapshots",
-            description="One row per released version of a linked PyPI project, as PyPI listed it on the date.",
-            deps=[raw_pypi],
-            partitions_def=daily_partitions,
-            group_name="core",
-            kinds={"duckdb", "polars"},
+            "One row per released version of a linked PyPI project, as PyPI listed it on the date.",
+            [raw_pypi],
+            "core",
         ),
     ],
     check_specs=[contract_check_spec("pypi_projects"), contract_check_spec("release_snapshots")],

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
-from assets.partitions import daily_partitions, partition_date
+from assets.partitions import daily_partitions, partition_date, table_spec
 from assets.resources import WarehouseResource
 from warehouse.metrics import daily_metrics
 from warehouse.runs import run_summary
@@ -21,21 +21,17 @@ class ScoringConfig(dg.Config):
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
+        table_spec(
             "daily_package_metrics",
-            description="One row per package per date: stars, forks, commits and the DPAS activity score with its parts.",
-            deps=["package_snapshots", "grid_package_snapshots", "repository_snapshots", "pypi_projects"],
-            partitions_def=daily_partitions,
-            group_name="marts",
-            kinds={"duckdb", "polars"},
+            "One row per package per date: stars, forks, commits and the DPAS activity score with its parts.",
+            ["package_snapshots", "grid_package_snapshots", "repository_snapshots", "pypi_projects"],
+            "marts",
         ),
-        dg.AssetSpec(
+        table_spec(
             "daily_grid_percentiles",
-            description="One row per (grid, package) per date: the package's activity percentile within the grid.",
-            deps=["package_snapshots", "grid_package_snapshots"],
-            partitions_def=daily_partitions,
-            group_name="marts",
-            kinds={"duckdb", "polars"},
+            "One row per (grid, package) per date: the package's activity percentile within the grid.",
+            ["package_snapshots", "grid_package_snapshots"],
+            "marts",
         ),
     ],
     check_specs=[contract_check_spec("daily_package_metrics"), contract_check_spec("daily_grid_percentiles")],
