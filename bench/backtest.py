@@ -27,13 +27,15 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from bench.synthetic import synthetic_packages
-from warehouse.scoring import SCORE_VERSION, sanitize_weeks, score_packages
+from warehouse.parsing import parse_packages
+from warehouse.raw import raw_frame, record_key
+from warehouse.scoring import SCORE_VERSION, score_packages
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "pipelines" / "replay" / "bundles" / "sample" / "packages.jsonl.gz"
@@ -47,46 +49,29 @@ SCORES = {
 }
 
 
-def _utc(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    moment = datetime.fromisoformat(text)
-    # Older djangopackages values are naive New York time; the sample's are all offset-aware.
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def real_sample() -> pl.DataFrame:
-    """The sample's packages in score_packages' layout (weeks via the real sanitizer), 52-entry arrays only."""
-    seen: set[int] = set()
+    """The sample's packages read exactly as the pipeline reads them (warehouse.parsing), first snapshot of
+    each package, whole well-formed 52-entry arrays only."""
+    seen: set[object] = set()
     records = []
     with gzip.open(SAMPLE, "rt", encoding="utf-8") as lines:
         for line in lines:
-            record = json.loads(line)
-            if record["id"] in seen:
-                continue
-            seen.add(record["id"])
-            records.append(
-                {
-                    "package_id": record["id"],
-                    "raw": json.dumps(record["commits_over_52"]),
-                    "weeks_anchor_at": _utc(record["last_fetched"]),
-                    "last_commit_at": _utc(record.get("last_updated")),
-                    "stars": record.get("repo_watchers"),
-                }
-            )
-    frame = pl.DataFrame(
-        records,
-        schema={
-            "package_id": pl.Int64,
-            "raw": pl.String,
-            "weeks_anchor_at": pl.Datetime("us", "UTC"),
-            "last_commit_at": pl.Datetime("us", "UTC"),
-            "stars": pl.Int64,
-        },
+            record = {k: v for k, v in json.loads(line).items() if not k.startswith("_")}
+            if record["id"] not in seen:
+                seen.add(record["id"])
+                records.append(record)
+    day = date.today()
+    packages = parse_packages(
+        raw_frame(day, "djangopackages/packages", [(record_key(r), "ok", r) for r in records]), day
     )
-    sanitized = frame.with_columns(sanitize_weeks(pl.col("raw")).alias("s")).unnest("s")
-    return sanitized.filter((pl.col("raw_len") == 52) & (pl.col("n_invalid") == 0)).select(
-        "package_id", "weeks", "weeks_anchor_at", "last_commit_at", "stars"
+    return packages.accepted.filter(
+        pl.col("commits_over_52").is_not_null() & (pl.col("repairs").list.len() == 0)
+    ).select(
+        "package_id",
+        pl.col("commits_over_52").alias("weeks"),
+        pl.col("last_fetched_at").alias("weeks_anchor_at"),
+        pl.col("last_updated_at").alias("last_commit_at"),
+        "stars",
     )
 
 
