@@ -1,11 +1,16 @@
 """The dpw CLI over a warehouse with three captured days; the replay server is stopped before any test runs."""
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
+import requests
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -129,3 +134,21 @@ def test_sql_writes_nested_columns_as_json_in_csv_and_cannot_touch_files(cli, tm
     target = tmp_path / "leak.csv"
     assert "PermissionException" in cli("sql", f"COPY (select 1) TO '{target}'", code=1)
     assert not target.exists()
+
+
+def test_replay_serve_prints_its_url_serves_and_stops_cleanly():
+    dpw = Path(sys.executable).parent / "dpw"
+    proc = subprocess.Popen(
+        [str(dpw), "replay", "serve", "--port", "0", "--date", "2026-06-01"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Replay server listening on http://127.0.0.1:") and "(date 2026-06-01)" in line
+        base = line.split()[4]
+        page = requests.get(f"{base}/api/v4/packages/?limit=5", timeout=10).json()
+        assert page["count"] == 240 and len(page["results"]) == 5
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
