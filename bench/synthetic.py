@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
+from warehouse.scoring import SCORE_INPUTS
+
 WINDOW = 52
 _DAY_US = 86_400 * 1_000_000
 _WEEK_US = 7 * _DAY_US
@@ -142,17 +144,7 @@ def synthetic_packages(n: int, seed: int = 0, scoring_date: date = date(2026, 3,
         .otherwise(None)
         .alias("supports_python3"),
     )
-    return frame.select(
-        "package_id",
-        "weeks",
-        "weeks_anchor_at",
-        "last_commit_at",
-        "stars",
-        "category_id",
-        "archived",
-        "supports_python3",
-        "alive",
-    ).collect()
+    return frame.select(*SCORE_INPUTS, "alive").collect()
 
 
 def describe(frame: pl.DataFrame) -> dict[str, float]:

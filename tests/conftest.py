@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,21 @@ def sample_packages() -> list[dict]:
                 seen.add(record["id"])
                 records.append(record)
     return records
+
+
+def capture_days(path: Path, days: int) -> list[date]:
+    """A real warehouse: `days` dates captured through Dagster from a replay server of the sample bundle."""
+    from pipelines.replay.server import ReplayServer
+    from pipelines.runner import run_date
+    from pipelines.settings import Settings
+
+    with ReplayServer(SAMPLE_BUNDLE, port=0) as server:
+        dates = [server.date + timedelta(days=offset) for offset in range(days)]
+        settings = Settings().with_replay(server.base_url).with_warehouse(path)
+        for day in dates:
+            server.set_date(day)
+            run_date(settings, day, "capture")
+    return dates
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import polars as pl
 
 from warehouse import contracts
-from warehouse.scoring import DPAS1, ScoreConstants, grid_percentiles, score_packages
+from warehouse.scoring import DPAS1, SCORE_INPUTS, ScoreConstants, grid_percentiles, score_packages
 
 
 def scoring_instant(snapshot_date: date) -> datetime:
@@ -78,16 +78,7 @@ def daily_metrics(
     inputs = package_inputs(packages, repositories, pypi, snapshot_date)
     members = memberships.select("package_id", "grid_id")
     scored = score_packages(
-        inputs.select(
-            "package_id",
-            "weeks",
-            "weeks_anchor_at",
-            "last_commit_at",
-            "stars",
-            "category_id",
-            "archived",
-            "supports_python3",
-        ),
+        inputs.select(SCORE_INPUTS),
         snapshot_date,
         constants,
     )

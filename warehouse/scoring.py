@@ -178,6 +178,8 @@ _INPUT_DTYPES: dict[str, pl.DataType] = {
     "n_invalid": pl.UInt32(),
 }
 _REQUIRED_INPUTS = ("package_id", "weeks", "weeks_anchor_at")
+# The columns callers hand to score_packages (n_invalid is optional, carried from sanitize_weeks).
+SCORE_INPUTS: tuple[str, ...] = tuple(name for name in _INPUT_DTYPES if name != "n_invalid")
 
 
 def _divide(numerator: pl.Expr, denominator: float) -> pl.Expr:

@@ -7,17 +7,13 @@ import os
 import re
 import subprocess
 import sys
-from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from pipelines.replay.server import ReplayServer
-from pipelines.runner import run_date
-from pipelines.settings import Settings
-from tests.conftest import ROOT, SAMPLE_BUNDLE
+from tests.conftest import ROOT, capture_days
 from warehouse.store import Warehouse
 
 NOTEBOOK = ROOT / "notebooks" / "trends.py"
@@ -27,13 +23,7 @@ DAYS = 3
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     path = tmp_path_factory.mktemp("trends") / "warehouse.duckdb"
-    with ReplayServer(SAMPLE_BUNDLE, port=0) as server:
-        first = server.date
-        settings = Settings().with_replay(server.base_url).with_warehouse(path)
-        for offset in range(DAYS):
-            server.set_date(first + timedelta(days=offset))
-            run_date(settings, server.date, "capture")
-    return path, [first + timedelta(days=i) for i in range(DAYS)]
+    return path, capture_days(path, DAYS)
 
 
 class _Elements(HTMLParser):

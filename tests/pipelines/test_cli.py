@@ -14,10 +14,7 @@ import requests
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.replay.server import ReplayServer
-from pipelines.runner import run_date
-from pipelines.settings import Settings
-from tests.conftest import SAMPLE_BUNDLE
+from tests.conftest import capture_days
 from warehouse.store import Warehouse
 
 DAYS = 3
@@ -32,13 +29,7 @@ def _closed_port() -> int:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     path = tmp_path_factory.mktemp("cli") / "warehouse.duckdb"
-    with ReplayServer(SAMPLE_BUNDLE, port=0) as server:
-        first = server.date
-        settings = Settings().with_replay(server.base_url).with_warehouse(path)
-        for offset in range(DAYS):
-            server.set_date(first + timedelta(days=offset))
-            run_date(settings, server.date, "capture")
-    return path, first
+    return path, capture_days(path, DAYS)[0]
 
 
 @pytest.fixture
