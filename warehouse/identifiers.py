@@ -34,13 +34,12 @@ _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>(?!//).*)$")
 _GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
 
 
-def github_full_name(repo_url: str | None) -> str | None:
-    """``owner/name`` (lower case) of a GitHub repository link, else None.
+def github_repository(repo_url: str | None) -> str | None:
+    """``owner/name`` of a GitHub repository link as written, else None.
 
     The one place that knows GitHub's URL shapes: https, http, git, ssh and ``git@github.com:o/n``
     forms; a ``.git`` suffix, trailing slash, query, fragment and deeper paths (``/tree/main/docs``)
-    are ignored. Other hosts, profile pages and GitHub's own pages give None. Lower case because
-    GitHub names are case-insensitive, so one repository is one key (as in warehouse.identifiers).
+    are ignored. Other hosts, profile pages and GitHub's own pages give None.
     """
     if not repo_url:
         return None
@@ -67,7 +66,13 @@ def github_full_name(repo_url: str | None) -> str | None:
         return None
     if name in ("", ".", "..") or not _NAME.fullmatch(name):
         return None
-    return f"{owner}/{name}".lower()
+    return f"{owner}/{name}"
+
+
+def github_full_name(repo_url: str | None) -> str | None:
+    """``owner/name`` in lower case: GitHub names are case-insensitive, so one repository is one key."""
+    repository = github_repository(repo_url)
+    return repository.lower() if repository else None
 
 
 # PEP 508 project names: letters, digits and . _ -, starting and ending with a letter or digit.

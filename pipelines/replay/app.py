@@ -25,9 +25,10 @@ from pipelines.replay import derive
 from pipelines.replay.bundle import Bundle
 from pipelines.replay.evolve import PackageState, Profile, evolve, profile
 from pipelines.replay.faults import FaultRule, Faults
-from pipelines.replay.names import api_link, github_full_name, project_key, pypi_name
+from pipelines.replay.names import api_link
 from pipelines.replay.stable import unit
 from pipelines.replay.times import api_time, github_time
+from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
 
 Record = dict[str, Any]
 
@@ -396,7 +397,7 @@ class ReplayApp:
         by_id: dict[int, _Repo] = {}
         usable = [i for i, p in enumerate(self._profiles) if p is not None]
         for i in sorted(usable, key=lambda i: self._packages[i]["id"]):
-            full_name = github_full_name(self._packages[i].get("repo_url"))
+            full_name = github_repository(self._packages[i].get("repo_url"))
             if full_name is None or full_name.lower() in names:
                 continue
             key = full_name.lower()
@@ -516,9 +517,9 @@ class ReplayApp:
         projects: dict[str, _Project] = {}
         usable = [i for i, p in enumerate(self._profiles) if p is not None and p.version is not None]
         for i in sorted(usable, key=lambda i: self._packages[i]["id"]):
-            name = pypi_name(self._packages[i].get("pypi_url"))
+            name = pypi_project_name(self._packages[i].get("pypi_url"))
             if name is not None:
-                projects.setdefault(project_key(name), _Project(name, i, None))
+                projects.setdefault(normalize_name(name), _Project(name, i, None))
         for key, doc in self.bundle.pypi.items():
             projects[key] = _Project(str(doc["info"]["name"]), None, doc)
         return projects
@@ -540,11 +541,11 @@ class ReplayApp:
             return self._simple_index(day)
         match = _PROJECT_PATH.fullmatch(request.path)
         name = unquote(match.group(1)) if match else ""
-        project = self._projects.get(project_key(name))
+        project = self._projects.get(normalize_name(name))
         if project is None:
             return _answer(404, {"message": "Not Found"})
-        if name != project_key(name):
-            return _moved(f"http://{request.host}/pypi/{project_key(name)}/json")
+        if name != normalize_name(name):
+            return _moved(f"http://{request.host}/pypi/{normalize_name(name)}/json")
         doc = self._pypi_doc(self._view(day), project)
         return _answer(200, doc, ("X-PyPI-Last-Serial", str(doc.get("last_serial"))), conditional=True)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.replay import SAMPLE_BUNDLE
-from pipelines.replay.names import api_link, project_key
+from pipelines.replay.names import api_link
 from pipelines.replay.times import parse_time
+from warehouse.identifiers import normalize_name
 
 Record = dict[str, Any]
 
@@ -81,7 +82,7 @@ def make_bundle(
         categories=tuple(explicit_categories + _derived_categories(latest, explicit_categories)),
         grids=tuple(explicit_grids + _derived_grids(latest, explicit_grids)),
         github=_keyed(github, lambda doc: str(doc["full_name"]).lower(), "full_name"),
-        pypi=_keyed(pypi, lambda doc: project_key(str(doc["info"]["name"])), "info.name"),
+        pypi=_keyed(pypi, lambda doc: normalize_name(str(doc["info"]["name"])), "info.name"),
         as_of=as_of or _default_as_of(latest),
         origin=origin,
     )

@@ -13,9 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from pipelines.replay.evolve import PackageState, Profile, Release
-from pipelines.replay.names import project_key
 from pipelines.replay.stable import pick, unit
 from pipelines.replay.times import github_time, parse_time
+from warehouse.identifiers import normalize_name
 
 Record = dict[str, Any]
 
@@ -212,7 +212,7 @@ def _classifiers(pid: int, uploaded: datetime) -> list[str]:
 
 
 def _files(name: str, release: Release, pid: int, latest: Release) -> list[Record]:
-    dist = project_key(name).replace("-", "_")
+    dist = normalize_name(name).replace("-", "_")
     kinds = [("sdist", "source", f"{dist}-{release.version}.tar.gz")]
     if release.uploaded.year >= 2016:
         kinds.append(("bdist_wheel", "py3", f"{dist}-{release.version}-py3-none-any.whl"))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pipelines.replay.names import pypi_name
 from pipelines.replay.stable import pick, poisson, unit, units4
 from pipelines.replay.times import api_time, at_utc, parse_time, week_index
+from warehouse.identifiers import pypi_project_name
 
 Record = dict[str, Any]
 
@@ -103,7 +103,7 @@ def profile(record: Record, as_of: date) -> Profile | None:
         forks=record["repo_forks"],
         version=version,
         released_before=parse_time(updated) or parse_time(record.get("created")),
-        can_release=pypi_name(record.get("pypi_url")) is not None and _bump(version) is not None,
+        can_release=pypi_project_name(record.get("pypi_url")) is not None and _bump(version) is not None,
     )
 
 

@@ -12,9 +12,9 @@ from functools import lru_cache
 from typing import Any
 
 from pipelines.replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle, make_bundle
-from pipelines.replay.names import pypi_name
 from pipelines.replay.stable import pick, poisson, unit, units4
 from pipelines.replay.times import api_time
+from warehouse.identifiers import pypi_project_name
 
 SYNTHETIC_AS_OF = date(2026, 5, 28)
 _CATALOGUE = "https://djangopackages.org"
@@ -49,7 +49,7 @@ def _pypi_url_forms() -> tuple[str, ...]:
     """The sample's pypi_url shapes with the project name as a `{}` slot, in the sample's proportions."""
     forms = []
     for record in load_bundle(SAMPLE_BUNDLE).packages:
-        url, name = record.get("pypi_url"), pypi_name(record.get("pypi_url"))
+        url, name = record.get("pypi_url"), pypi_project_name(record.get("pypi_url"))
         if isinstance(url, str) and name:
             cut = url.rindex(name)
             forms.append(url[:cut].replace("{", "{{").replace("}", "}}") + "{}" + url[cut + len(name) :])

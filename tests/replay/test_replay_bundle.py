@@ -10,8 +10,8 @@ import pytest
 
 from pipelines.replay.bundle import SAMPLE_BUNDLE, BundleError, load_bundle
 from pipelines.replay.evolve import evolve, profile
-from pipelines.replay.names import github_full_name, project_key, pypi_name
 from pipelines.replay.synthetic import synthetic_bundle
+from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
 
 TINY = Path(__file__).parent / "tiny_bundle"
 
@@ -63,7 +63,7 @@ def test_unusable_bundles_are_refused_with_the_place(tmp_path: Path) -> None:
     ],
 )
 def test_github_names(url: str | None, expected: str | None) -> None:
-    assert github_full_name(url) == expected
+    assert github_repository(url) == expected
 
 
 @pytest.mark.parametrize(
@@ -81,12 +81,12 @@ def test_github_names(url: str | None, expected: str | None) -> None:
     ],
 )
 def test_pypi_names(url: str, expected: str | None) -> None:
-    assert pypi_name(url) == expected
+    assert pypi_project_name(url) == expected
 
 
 def test_project_key_is_pep_503() -> None:
-    assert project_key("Django_Beta") == "django-beta"
-    assert project_key("zope.interface") == "zope-interface"
+    assert normalize_name("Django_Beta") == "django-beta"
+    assert normalize_name("zope.interface") == "zope-interface"
 
 
 def test_evolution_is_a_pure_function_of_package_and_date() -> None:

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 from pipelines.replay.bundle import SAMPLE_BUNDLE
-from pipelines.replay.names import github_full_name, pypi_name
 from pipelines.replay.server import ReplayServer
 from pipelines.replay.times import parse_time
+from warehouse.identifiers import github_repository, pypi_project_name
 
 TINY = Path(__file__).parent / "tiny_bundle"
 ROOT = Path(__file__).parents[2]
@@ -61,7 +61,7 @@ def packages_on(srv: ReplayServer, http: requests.Session, day: date) -> dict[An
 
 
 def github_names(srv: ReplayServer) -> list[str]:
-    names = (github_full_name(r.get("repo_url")) for r in srv.bundle.packages)
+    names = (github_repository(r.get("repo_url")) for r in srv.bundle.packages)
     return sorted({n for n in names if n})
 
 
@@ -238,7 +238,7 @@ def test_two_servers_agree_on_every_body(http: requests.Session) -> None:
 def test_repository_agrees_with_the_package(sample: ReplayServer, http: requests.Session) -> None:
     day = SAMPLE_AS_OF + timedelta(days=6)
     record = packages_on(sample, http, day)[2119]
-    full_name = github_full_name(record["repo_url"])
+    full_name = github_repository(record["repo_url"])
     answer = http.get(f"{sample.base_url}/repos/{full_name}")
     doc = answer.json()
     assert doc["full_name"] == full_name and doc["stargazers_count"] == record["repo_watchers"]
@@ -369,7 +369,7 @@ def test_pypi_document_agrees_with_the_package(sample: ReplayServer, http: reque
     records = packages_on(sample, http, SAMPLE_AS_OF + timedelta(days=2))
     checked = 0
     for record in records.values():
-        name = pypi_name(record["pypi_url"])
+        name = pypi_project_name(record["pypi_url"])
         answer = http.get(f"{sample.base_url}/pypi/{name}/json")
         if name is None or record["pypi_version"] is None:
             assert answer.status_code == 404
@@ -417,7 +417,7 @@ def test_a_release_moves_pypi_version_and_the_pypi_document(http: requests.Sessi
         released = [p for p in start if start[p]["pypi_version"] != end[p]["pypi_version"]]
         assert released
         record = end[released[0]]
-        doc = http.get(f"{srv.base_url}/pypi/{pypi_name(record['pypi_url'])}/json").json()
+        doc = http.get(f"{srv.base_url}/pypi/{pypi_project_name(record['pypi_url'])}/json").json()
         assert doc["info"]["version"] == record["pypi_version"]
         assert start[released[0]]["pypi_version"] in doc["releases"]
         latest = datetime.fromisoformat(doc["urls"][0]["upload_time_iso_8601"])
