@@ -3,3 +3,4 @@
 from pathlib import Path
 
 SAMPLE_BUNDLE = Path(__file__).resolve().parent / "bundles" / "sample"
+SOURCES = ("djangopackages", "github", "pypi")

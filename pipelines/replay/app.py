@@ -21,10 +21,10 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
 
-from pipelines.replay import derive
+from pipelines.replay import SOURCES, derive
 from pipelines.replay.bundle import Bundle
 from pipelines.replay.evolve import PackageState, Profile, evolve, profile
-from pipelines.replay.faults import FaultRule, Faults
+from pipelines.replay.faults import FaultRule, Faults, RateFault
 from pipelines.replay.names import api_link
 from pipelines.replay.stable import unit
 from pipelines.replay.times import api_time, github_time
@@ -32,7 +32,6 @@ from warehouse.identifiers import github_repository, normalize_name, pypi_projec
 
 Record = dict[str, Any]
 
-SOURCES = ("djangopackages", "github", "pypi")
 PAGE_SIZE = 20
 SEARCH_SIZE = 20
 GITHUB_HOURLY_LIMIT = 5000
@@ -40,11 +39,19 @@ GRAPHQL_MAX_REPOSITORIES = 100
 _VIEWS_KEPT = 4  # a demo walks dates in order; a 5,000-package view weighs a few tens of MB
 _JSON = "application/json"
 _SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+_HTML = "text/html; charset=utf-8"
 _GITHUB_DOCS = "https://docs.github.com/rest"
 _REPO_PATH = re.compile(r"/repos/([^/]+)/([^/]+?)(/stats/participation)?/?")
 _REPO_ID_PATH = re.compile(r"/repositories/(\d+)(/stats/participation)?/?")
 _PROJECT_PATH = re.compile(r"/pypi/([^/]+)/json/?")
 _GRAPHQL_REPOSITORY = re.compile(r"(\w+)\s*:\s*repository\s*\(([^)]*)\)")
+_INT_DIGITS = 4300  # int() refuses longer decimal strings; no id that long can exist
+# What a CDN or a proxy answers when the service behind it is down: 200, and a page for people.
+_MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Down for maintenance</title></head>\n"
+    b"<body><h1>We&rsquo;ll be back soon</h1><p>The service is down for scheduled maintenance.</p>"
+    b"</body></html>\n"
+)
 # Deterministic shares of GitHub repositories with a history of their own.
 _GONE, _BLOCKED, _MOVED = 0.01, 0.015, 0.035  # cumulative: 1% deleted, 0.5% blocked, 2% renamed
 _COMPUTING = 0.05  # answer 202 to the first participation request of each day
@@ -103,7 +110,8 @@ class _View:
 
 
 def _json(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    # A lone surrogate ("\ud800") has no UTF-8 form: it goes out as the escape a real API would send.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
 def _answer(status: int, value: object, *headers: tuple[str, str], conditional: bool = False) -> Response:
@@ -118,9 +126,14 @@ def _moved(url: str) -> Response:
     return _answer(301, {"message": "Moved Permanently", "url": url}, ("Location", url))
 
 
-def _api_order(record: Record) -> tuple[int, int]:
+def _field(record: object, name: str) -> Any:
+    """A record's field, None for a record that is not an object."""
+    return record.get(name) if isinstance(record, dict) else None
+
+
+def _api_order(record: object) -> tuple[int, int]:
     """Newest first (-id); records whose id is not an integer follow, in bundle order."""
-    pid = record.get("id")
+    pid = _field(record, "id")
     return (0, -pid) if type(pid) is int else (1, 0)
 
 
@@ -129,25 +142,27 @@ class _Listing:
     """Records in API order, their JSON, and detail lookups (the newest record wins a shared slug)."""
 
     noun: str  # for DRF's "No Package matches the given query."
-    records: list[Record]
+    records: list[Any]
     encoded: list[bytes]
     by_id: dict[int, int]
     by_slug: dict[str, int]
 
     @classmethod
-    def of(cls, noun: str, records: Sequence[Record], *, slugs: bool = True) -> _Listing:
+    def of(cls, noun: str, records: Sequence[Any], *, slugs: bool = True) -> _Listing:
         ordered = sorted(records, key=_api_order)
         by_id: dict[int, int] = {}
         by_slug: dict[str, int] = {}
         for i, record in enumerate(ordered):
-            if type(record.get("id")) is int:
-                by_id.setdefault(record["id"], i)
-            if slugs:
-                by_slug.setdefault(str(record.get("slug")), i)
+            if type(pid := _field(record, "id")) is int:
+                by_id.setdefault(pid, i)
+            if slugs and isinstance(slug := _field(record, "slug"), str):
+                by_slug.setdefault(slug, i)
         return cls(noun, ordered, [_json(r) for r in ordered], by_id, by_slug)
 
     def find(self, key: str) -> int | None:
-        return self.by_id.get(int(key)) if _is_digits(key) else self.by_slug.get(key)
+        if _is_digits(key):
+            return self.by_id.get(int(key)) if len(key) <= _INT_DIGITS else None
+        return self.by_slug.get(key)
 
 
 class ReplayApp:
@@ -170,7 +185,9 @@ class ReplayApp:
             "categories": _Listing.of("Category", bundle.categories, slugs=False),
             "grids": _Listing.of("Grid", bundle.grids),
         }
-        self._category_titles = {r.get("id"): r.get("title") for r in bundle.categories}
+        self._category_titles = {
+            r["id"]: r.get("title") for r in bundle.categories if type(_field(r, "id")) is int
+        }
         self._repos, self._repos_by_id = self._index_repos()
         self._projects = self._index_projects()
 
@@ -208,20 +225,27 @@ class ReplayApp:
                 self._counts[source] += 1
         target = f"{request.path}?{request.query}" if request.query else request.path
         rule = self.faults.take(target)
+        drawn = None if rule else self.faults.draw(source, participation=_participation(request.path))
         if rule is not None and rule.drop:
             return Outcome(None, rule.delay)
+        if drawn is not None and drawn.kind == "timeout":
+            return Outcome(None, drawn.hold)
         try:
-            response = (
-                _fault(rule)
-                if rule is not None and rule.status is not None
-                else self._route(source, request, day, now)
-            )
+            if rule is not None and rule.html:
+                response = Response(200, _MAINTENANCE_PAGE, content_type=_HTML)
+            elif rule is not None and rule.status is not None:
+                response = _fault(rule)
+            elif drawn is not None and drawn.kind != "truncate":
+                response = _rate_fault(drawn)
+            else:
+                response = self._route(source, request, day, now)
         except Exception:
             # A bug must surface as a 500 the client can record, never as a dead connection.
             traceback.print_exc(file=sys.stderr)
             response = _answer(500, {"detail": "Replay server error."})
         finished = self._finish(source, request, response, now)
-        return Outcome(finished, rule.delay if rule else 0.0, bool(rule and rule.truncate))
+        truncate = bool(rule and rule.truncate) or (drawn is not None and drawn.kind == "truncate")
+        return Outcome(finished, rule.delay if rule else 0.0, truncate)
 
     def _route(self, source: str | None, request: Request, day: date, now: datetime) -> Response:
         if source == "djangopackages":
@@ -355,7 +379,8 @@ class ReplayApp:
         hits = [
             i
             for i, s in enumerate(view.states)
-            if q in str(s.record.get("title", "")).lower() or q in str(s.record.get("slug", "")).lower()
+            if isinstance(s.record, dict)
+            and (q in str(s.record.get("title", "")).lower() or q in str(s.record.get("slug", "")).lower())
         ]
         hits.sort(key=lambda i: -_stars(view.states[i].record))
         return [self._search_item(view.states[i], self._profiles[i]) for i in hits[:SEARCH_SIZE]]
@@ -438,7 +463,8 @@ class ReplayApp:
             if repo is not None:
                 return self._repo_answer(day, repo, bool(stats))
         if request.method == "GET" and (match := _REPO_ID_PATH.fullmatch(request.path)):
-            repo = self._repos_by_id.get(int(match.group(1)))
+            digits = match.group(1)
+            repo = self._repos_by_id.get(int(digits)) if len(digits) <= _INT_DIGITS else None
             if repo is not None:
                 return self._repo_answer(day, repo, bool(match.group(2)))
         return _answer(404, {"message": "Not Found", "documentation_url": _GITHUB_DOCS, "status": "404"})
@@ -547,7 +573,10 @@ class ReplayApp:
         if name != normalize_name(name):
             return _moved(f"http://{request.host}/pypi/{normalize_name(name)}/json")
         doc = self._pypi_doc(self._view(day), project)
-        return _answer(200, doc, ("X-PyPI-Last-Serial", str(doc.get("last_serial"))), conditional=True)
+        serial = doc.get("last_serial")
+        # A header carries an integer: a shipped document's odd serial must not become a header line.
+        headers = (("X-PyPI-Last-Serial", str(serial)),) if type(serial) is int else ()
+        return _answer(200, doc, *headers, conditional=True)
 
     def _simple_index(self, day: date) -> Response:
         """PEP 691 project list with PyPI's `_last-serial`: how a warm run finds changed projects."""
@@ -575,15 +604,22 @@ class ReplayApp:
                 return _answer(200, {"date": self.date.isoformat(), "as_of": self.bundle.as_of.isoformat()})
             if path == "/_replay/faults":
                 if request.method == "POST":
-                    if not isinstance(payload, list):
-                        raise ValueError("POST a JSON list of fault rules")
-                    self.faults.set(payload)
-                return _answer(200, {"faults": self.faults.remaining()})
+                    self._set_faults(payload)
+                return _answer(200, {"faults": self.faults.remaining(), "rates": self.faults.rates()})
             if path == "/_replay/stats" and request.method == "GET":
                 return _answer(200, self.stats())
         except (ValueError, KeyError, TypeError) as exc:
             return _answer(400, {"detail": str(exc)})
         return _answer(404, {"detail": "Not found."})
+
+    def _set_faults(self, payload: object) -> None:
+        """A list replaces the count rules; {"rates": SPEC, "seed": N} replaces the rate faults."""
+        if isinstance(payload, list):
+            self.faults.set(payload)
+        elif isinstance(payload, dict) and "rates" in payload and set(payload) <= {"rates", "seed"}:
+            self.faults.set_rates(payload["rates"], payload.get("seed"))
+        else:
+            raise ValueError('POST a JSON list of fault rules, or {"rates": "5xx=0.1,...", "seed": 7}')
 
     def stats(self) -> Record:
         return {
@@ -593,6 +629,7 @@ class ReplayApp:
             "packages": len(self._packages),
             "requests": self.request_counts(),
             "faults": self.faults.remaining(),
+            "rates": self.faults.rates(),
         }
 
 
@@ -606,11 +643,26 @@ def _source(path: str) -> str | None:
     return None
 
 
+def _participation(path: str) -> bool:
+    # In both patterns the last group is the `/stats/participation` suffix.
+    match = _REPO_PATH.fullmatch(path) or _REPO_ID_PATH.fullmatch(path)
+    return bool(match and match.group(match.re.groups))
+
+
 def _fault(rule: FaultRule) -> Response:
     assert rule.status is not None
     body = {} if rule.status == 202 else {"message": f"Injected fault: HTTP {rule.status}"}
     headers = () if rule.retry_after is None else (("Retry-After", str(math.ceil(rule.retry_after))),)
     return _answer(rule.status, body, *headers)
+
+
+def _rate_fault(fault: RateFault) -> Response:
+    if fault.kind == "html":
+        return Response(200, _MAINTENANCE_PAGE, content_type=_HTML)
+    if fault.kind == "stats202":
+        return Response(202, b"{}")
+    assert fault.status is not None, fault
+    return _answer(fault.status, {"message": f"Injected fault: HTTP {fault.status}"})
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

@@ -1,10 +1,17 @@
-"""Bundles: the records the replay server serves, loaded from a directory of JSON lines."""
+"""Bundles: the records the replay server serves, loaded from a directory of JSON lines.
+
+A record is whatever JSON value a line holds, served as received: upstream is not ours, and the server
+exists to show the pipeline what upstream can send. Only a line that is not JSON at all is skipped.
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Mapping
+import math
+import warnings
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,20 +27,27 @@ Record = dict[str, Any]
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-__all__ = ["SAMPLE_BUNDLE", "Bundle", "BundleError", "load_bundle", "make_bundle"]
+__all__ = ["SAMPLE_BUNDLE", "Bundle", "BundleError", "BundleWarning", "load_bundle", "make_bundle"]
 
 
 class BundleError(ValueError):
     """A bundle directory that cannot be served."""
 
 
+class BundleWarning(UserWarning):
+    """A line or document the server cannot serve, skipped; the message names the file and line."""
+
+
 @dataclass(frozen=True)
 class Bundle:
-    """Records as the APIs serve them (provenance keys dropped), one package record per id."""
+    """Records as the APIs serve them (provenance keys dropped), one package record per id.
 
-    packages: tuple[Record, ...]
-    categories: tuple[Record, ...]
-    grids: tuple[Record, ...]
+    Records are usually objects, but any JSON value a line holds is kept and served.
+    """
+
+    packages: tuple[Any, ...]
+    categories: tuple[Any, ...]
+    grids: tuple[Any, ...]
     github: Mapping[str, Record]  # lower-cased full_name -> repository document
     pypi: Mapping[str, Record]  # PEP 503 name -> JSON API document
     as_of: date
@@ -64,12 +78,12 @@ def load_bundle(directory: str | Path) -> Bundle:
 
 
 def make_bundle(
-    packages: Iterable[Record],
+    packages: Iterable[Any],
     *,
-    categories: Iterable[Record] = (),
-    grids: Iterable[Record] = (),
-    github: Iterable[Record] = (),
-    pypi: Iterable[Record] = (),
+    categories: Iterable[Any] = (),
+    grids: Iterable[Any] = (),
+    github: Iterable[Any] = (),
+    pypi: Iterable[Any] = (),
     as_of: date | None = None,
     origin: str = "",
 ) -> Bundle:
@@ -81,14 +95,14 @@ def make_bundle(
         packages=tuple(latest),
         categories=tuple(explicit_categories + _derived_categories(latest, explicit_categories)),
         grids=tuple(explicit_grids + _derived_grids(latest, explicit_grids)),
-        github=_keyed(github, lambda doc: str(doc["full_name"]).lower(), "full_name"),
-        pypi=_keyed(pypi, lambda doc: normalize_name(str(doc["info"]["name"])), "info.name"),
+        github=_keyed(github, _full_name, "full_name", str.lower),
+        pypi=_keyed(pypi, _project_name, "info.name", normalize_name),
         as_of=as_of or _default_as_of(latest),
         origin=origin,
     )
 
 
-def _read_optional(root: Path, stem: str) -> list[Record] | None:
+def _read_optional(root: Path, stem: str) -> list[Any] | None:
     candidates = [p for p in (root / f"{stem}.jsonl", root / f"{stem}.jsonl.gz") if p.is_file()]
     if len(candidates) > 1:
         raise BundleError(f"{root}: both {stem}.jsonl and {stem}.jsonl.gz; keep one")
@@ -97,53 +111,94 @@ def _read_optional(root: Path, stem: str) -> list[Record] | None:
     path = candidates[0]
     opener = gzip.open if path.suffix == ".gz" else open
     records = []
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BundleError(f"{path}:{number}: {exc}") from exc
-            if not isinstance(record, dict):
-                raise BundleError(f"{path}:{number}: not a JSON object")
-            records.append(record)
+    # Binary lines: only b"\n" ends one, where text mode would also split at a bare \r inside a string.
+    try:
+        with opener(path, "rb") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(_decode(line))
+                except (ValueError, RecursionError) as exc:
+                    warnings.warn(BundleWarning(f"{path}:{number}: skipped, not JSON: {exc}"), stacklevel=2)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BundleError(f"{path}: unreadable: {exc}") from exc
     return records
 
 
-def _public(record: Record) -> Record:
+def _decode(line: bytes) -> Any:
+    # utf-8-sig: an editor's byte order mark is not part of the record.
+    return json.loads(line.decode("utf-8-sig"), parse_float=_finite, parse_constant=_not_json)
+
+
+def _finite(text: str) -> float:
+    """A number beyond a double (1e400) would go out as `Infinity`, which is not JSON."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of a double's range")
+    return value
+
+
+def _not_json(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+def _public(record: Any) -> Any:
     """Keys starting with `_` are provenance (where a record was read from), never API fields."""
+    if not isinstance(record, dict):
+        return record
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
-def _fetched(record: Record) -> datetime:
+def _fetched(record: Any) -> datetime:
     return parse_time(record.get("last_fetched")) or _NEVER
 
 
-def _latest_per_id(records: list[Record]) -> list[Record]:
-    """The API serves one record per id; a bundle may hold several snapshots of one package."""
-    chosen: dict[str, Record] = {}
-    for record in records:
-        key = json.dumps(record.get("id"), sort_keys=True)
+def _latest_per_id(records: list[Any]) -> list[Any]:
+    """The API serves one record per id; a bundle may hold several snapshots of one package.
+
+    Only records with an id are snapshots of something: the others are all kept.
+    """
+    chosen: dict[str, Any] = {}
+    for position, record in enumerate(records):
+        pid = record.get("id") if isinstance(record, dict) else None
+        key = f"#{position}" if pid is None else json.dumps(pid, sort_keys=True)
         if key not in chosen or _fetched(record) >= _fetched(chosen[key]):
             chosen[key] = record
     return list(chosen.values())
 
 
-def _default_as_of(packages: list[Record]) -> date:
-    fetched = [t for t in (parse_time(r.get("last_fetched")) for r in packages) if t is not None]
-    if not fetched:
+def _default_as_of(packages: list[Any]) -> date:
+    """The day after the newest fetch that is not in the future: a record fetched in 2099 is garbage, not
+    the day the bundle was taken (one day of slack for time zones)."""
+    fetched = [t for t in (parse_time(r.get("last_fetched")) for r in packages if isinstance(r, dict)) if t]
+    today = datetime.now(UTC) + timedelta(days=1)
+    past = [t for t in fetched if t <= today]
+    if not past:
         raise BundleError('no package has a usable last_fetched: add bundle.json {"as_of": "YYYY-MM-DD"}')
-    return max(fetched).date() + timedelta(days=1)
+    return max(past).date() + timedelta(days=1)
 
 
-def _keyed(docs: Iterable[Record], key: Any, field: str) -> dict[str, Record]:
+def _full_name(doc: Record) -> object:
+    return doc.get("full_name")
+
+
+def _project_name(doc: Record) -> object:
+    info = doc.get("info")
+    return info.get("name") if isinstance(info, dict) else None
+
+
+def _keyed(
+    docs: Iterable[Any], name: Callable[[Record], object], field: str, key: Callable[[str], str]
+) -> dict[str, Record]:
+    """Documents by the name they answer under; one without a name cannot be asked for, so it is skipped."""
     keyed = {}
     for doc in docs:
-        try:
-            keyed[key(doc)] = _public(doc)
-        except (KeyError, TypeError) as exc:
-            raise BundleError(f"document without {field}: {str(doc)[:80]}") from exc
+        found = name(doc) if isinstance(doc, dict) else None
+        if isinstance(found, str):
+            keyed[key(found)] = _public(doc)
+        else:
+            warnings.warn(BundleWarning(f"document without a string {field}: {str(doc)[:80]}"), stacklevel=3)
     return keyed
 
 
@@ -170,9 +225,11 @@ _CATEGORIES = {
 }
 
 
-def _members(packages: list[Record], kind: str, field: str) -> dict[int, tuple[str, list[Record]]]:
+def _members(packages: list[Any], kind: str, field: str) -> dict[int, tuple[str, list[Record]]]:
     found: dict[int, tuple[str, list[Record]]] = {}
     for record in packages:
+        if not isinstance(record, dict):
+            continue
         links = record.get(field)
         for url in links if isinstance(links, list) else [links]:
             link = api_link(url, kind)
@@ -191,8 +248,12 @@ def _span(members: list[Record]) -> dict[str, str | None]:
     return {"created": extreme("created", newest=False), "modified": extreme("modified", newest=True)}
 
 
-def _derived_categories(packages: list[Record], explicit: list[Record]) -> list[Record]:
-    known = {r.get("id") for r in explicit}
+def _known_ids(explicit: list[Any]) -> set[int]:
+    return {r["id"] for r in explicit if isinstance(r, dict) and type(r.get("id")) is int}
+
+
+def _derived_categories(packages: list[Any], explicit: list[Any]) -> list[Record]:
+    known = _known_ids(explicit)
     derived = []
     for cid, (_, members) in sorted(_members(packages, "categories", "category").items()):
         if cid in known:
@@ -214,8 +275,8 @@ def _derived_categories(packages: list[Record], explicit: list[Record]) -> list[
     return derived
 
 
-def _derived_grids(packages: list[Record], explicit: list[Record]) -> list[Record]:
-    known = {r.get("id") for r in explicit}
+def _derived_grids(packages: list[Any], explicit: list[Any]) -> list[Record]:
+    known = _known_ids(explicit)
     derived = []
     for gid, (base, members) in sorted(_members(packages, "grids", "grids").items()):
         if gid in known:

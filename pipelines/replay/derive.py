@@ -89,11 +89,13 @@ def participation(state: PackageState, prof: Profile) -> Record | None:
 def graphql_node(doc: Record) -> Record:
     """The contract's `Repo` fragment, from a REST document (derived or shipped in the bundle)."""
     open_issues = doc.get("open_issues_count")
-    open_issues = open_issues if type(open_issues) is int else 0
+    # A shipped document may say anything; beyond 2**53 the float arithmetic below overflows.
+    open_issues = open_issues if type(open_issues) is int and 0 <= open_issues <= 2**53 else 0
     # REST counts pull requests as issues; GraphQL reports them apart.
     pulls = int(open_issues * 0.4 * unit(str(doc.get("full_name")).lower(), "pulls"))
     license_ = doc.get("license")
     branch = doc.get("default_branch")
+    topics = doc.get("topics")
     return {
         "databaseId": doc.get("id"),
         "nameWithOwner": doc.get("full_name"),
@@ -108,7 +110,9 @@ def graphql_node(doc: Record) -> Record:
         "isDisabled": bool(doc.get("disabled")),
         "licenseInfo": {"spdxId": license_.get("spdx_id")} if isinstance(license_, dict) else None,
         "defaultBranchRef": {"name": branch} if branch else None,
-        "repositoryTopics": {"nodes": [{"topic": {"name": t}} for t in (doc.get("topics") or [])[:20]]},
+        "repositoryTopics": {
+            "nodes": [{"topic": {"name": t}} for t in topics[:20]] if isinstance(topics, list) else []
+        },
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pipelines.replay.stable import pick, poisson, unit, units4
@@ -35,6 +35,11 @@ _WORK_START, _WORK_HOURS, _FETCH_START = 5 * _HOUR, 14 * _HOUR, 19 * _HOUR
 _TRENDS = ((3.0, 3.0), (0.2, 0.0), (1.0, 0.0))  # rising, declining, steady
 _REVIVAL_SHARE = 0.02
 _RELEASE_CHANCE = 0.05  # per day with commits
+# Bounds of what evolution can compute with: counts stay exact as floats, times leave room for the
+# years of history derived before them, versions are short enough for their numbers to be bumped.
+_MAX_COUNT = 2**53
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_MAX_VERSION = 100
 
 
 @dataclass(frozen=True)
@@ -64,25 +69,33 @@ class Profile:
 class PackageState:
     """A package on one date: the record served and what GitHub and PyPI must agree with."""
 
-    record: Record  # unusable records (no profile) are served verbatim
+    record: Any  # unusable records (no profile, maybe not even an object) are served verbatim
     window: tuple[int, ...] | None  # GitHub participation `all` on the date; None: never computed
     releases: tuple[Release, ...]  # releases evolution added before the date
 
 
-def profile(record: Record, as_of: date) -> Profile | None:
-    pid, weeks = record.get("id"), record.get("commits_over_52")
-    fetched, updated = parse_time(record.get("last_fetched")), record.get("last_updated")
-    ints = (pid, record.get("repo_watchers"), record.get("repo_forks"))
+def profile(record: object, as_of: date) -> Profile | None:
+    """None for a record evolution cannot compute with: the server then serves it as received."""
+    if not isinstance(record, dict):
+        return None
+    pid, weeks, version = record.get("id"), record.get("commits_over_52"), record.get("pypi_version")
+    fetched, updated, created = (record.get(k) for k in ("last_fetched", "last_updated", "created"))
+    counts = (record.get("repo_watchers"), record.get("repo_forks"))
     if (
-        any(type(v) is not int for v in ints)
+        type(pid) is not int
+        or not all(_count(v) for v in counts)
         or not isinstance(weeks, list)
         or len(weeks) not in (0, WEEKS)
-        or any(type(w) is not int or w < 0 for w in weeks)
-        or fetched is None
-        or (updated is not None and parse_time(updated) is None)
-        or not isinstance(record.get("pypi_version"), str | None)
+        or not all(_count(w) for w in weeks)
+        or not _plausible(fetched, as_of)
+        or (updated is not None and not _plausible(updated, as_of))
+        # An unreadable `created` is only unknown; a readable one anchors derived history.
+        or (parse_time(created) is not None and not _plausible(created, as_of))
+        or not (version is None or (isinstance(version, str) and len(version) <= _MAX_VERSION))
     ):
         return None
+    fetched = parse_time(fetched)
+    assert fetched is not None
     rate = sum(weeks[WEEKS // 2 :]) / (WEEKS // 2) / 7
     start = as_of
     if rate > 0:
@@ -91,7 +104,6 @@ def profile(record: Record, as_of: date) -> Profile | None:
     elif weeks and unit(pid, "revive") < _REVIVAL_SHARE:
         rate = (2 + 6 * unit(pid, "revive-rate")) / 7
         start = as_of + timedelta(days=int(unit(pid, "revive-day") * 10))
-    version = record.get("pypi_version")
     return Profile(
         pid=pid,
         weeks=tuple(weeks),
@@ -102,12 +114,22 @@ def profile(record: Record, as_of: date) -> Profile | None:
         stars=record["repo_watchers"],
         forks=record["repo_forks"],
         version=version,
-        released_before=parse_time(updated) or parse_time(record.get("created")),
+        released_before=parse_time(updated) or parse_time(created),
         can_release=pypi_project_name(record.get("pypi_url")) is not None and _bump(version) is not None,
     )
 
 
-def evolve(record: Record, prof: Profile | None, as_of: date, day: date) -> PackageState:
+def _count(value: object) -> bool:
+    return type(value) is int and 0 <= value <= _MAX_COUNT
+
+
+def _plausible(value: object, as_of: date) -> bool:
+    """A time evolution can derive from: parseable, not before 2000, not after the as-of date."""
+    moment = parse_time(value)
+    return moment is not None and _EARLIEST <= moment and moment.date() <= as_of
+
+
+def evolve(record: Any, prof: Profile | None, as_of: date, day: date) -> PackageState:
     if prof is None:
         return PackageState(record, None, ())
     day = max(day, as_of)  # before the as-of date the bundle is all there is

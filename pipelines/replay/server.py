@@ -1,6 +1,6 @@
 """The replay server: djangopackages, GitHub and PyPI on one loopback port, from a bundle.
 
-with ReplayServer(bundle_dir, port=0) as srv:
+with ReplayServer(bundle_dir, port=0, faults="5xx=0.1,timeout=0.02", seed=7) as srv:
     requests.get(f"{srv.base_url}/api/v4/packages/?limit=1000")
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import socket
 import threading
-import time
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pipelines.replay.app import ReplayApp, Request, Response
 from pipelines.replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle
-from pipelines.replay.faults import FaultRule
+from pipelines.replay.faults import FaultRule, RateSpec
 from pipelines.replay.synthetic import synthetic_bundle
 
 __all__ = ["SAMPLE_BUNDLE", "ReplayServer", "serve"]
@@ -31,6 +30,8 @@ class _HTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: ReplayApp) -> None:
         super().__init__(address, _Handler)
         self.app = app
+        # Set on stop: a request held by a delay or a timeout fault lets go at once.
+        self.stopping = threading.Event()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(self.command, split.path, split.query, headers, body, host)
         outcome = self.server.app.dispatch(request)
         if outcome.delay:
-            time.sleep(outcome.delay)
+            self.server.stopping.wait(outcome.delay)
         if outcome.response is None:
             self.close_connection = True
             return
@@ -82,7 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ReplayServer:
-    """An in-process server on a background thread; `port=0` picks a free port."""
+    """An in-process server on a background thread; `port=0` picks a free port.
+
+    `faults` are rate faults (`RateSpec`: "5xx=0.1,timeout=0.02,timeout_s=0.5"); `seed` seeds them and a
+    synthetic bundle. A bad spec raises ValueError naming the bad item, before anything is loaded.
+    """
 
     def __init__(
         self,
@@ -93,8 +98,11 @@ class ReplayServer:
         *,
         synthetic: int | None = None,
         seed: int = 0,
+        faults: str | None = None,
     ) -> None:
+        rates = RateSpec.parse(faults or "")
         self.app = ReplayApp(_bundle(bundle_dir, synthetic, seed), _as_date(date))
+        self.app.faults.set_rates(rates, seed)
         self._address = (host, port)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -118,7 +126,16 @@ class ReplayServer:
         self.app.set_date(_as_date(day) or self.bundle.as_of)
 
     def set_faults(self, rules: list[dict[str, Any] | FaultRule]) -> None:
+        """Replace the count rules; rate faults stay."""
         self.app.faults.set(rules)
+
+    def set_rate_faults(self, spec: str | None, seed: int | None = None) -> None:
+        """Replace the rate faults (None for none) and restart their sequence; the seed stays if not given."""
+        self.app.faults.set_rates(spec, seed)
+
+    def rate_faults(self) -> dict[str, Any]:
+        """{"spec", "seed", "timeout_s", "requests": drawn so far, "fired": {kind: count}}."""
+        return self.app.faults.rates()
 
     def request_counts(self) -> dict[str, int]:
         return self.app.request_counts()
@@ -140,6 +157,7 @@ class ReplayServer:
 
     def stop(self) -> None:
         if self._httpd is not None and self._thread is not None:
+            self._httpd.stopping.set()
             self._httpd.shutdown()
             self._httpd.server_close()
             self._thread.join()
@@ -162,15 +180,18 @@ def serve(
     *,
     synthetic: int | None = None,
     seed: int = 0,
+    faults: str | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then return normally (exit code 0)."""
     stopping = threading.Event()
-    server = ReplayServer(bundle_dir, host, port, date, synthetic=synthetic, seed=seed)
+    server = ReplayServer(bundle_dir, host, port, date, synthetic=synthetic, seed=seed, faults=faults)
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with server:
+            injected = f", faults {faults} seed {seed}" if faults else ""
             print(
-                f"Replay server listening on {server.base_url} (date {server.date.isoformat()})", flush=True
+                f"Replay server listening on {server.base_url} (date {server.date.isoformat()}{injected})",
+                flush=True,
             )
             while not stopping.wait(0.2):
                 pass

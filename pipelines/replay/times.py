@@ -15,11 +15,11 @@ def parse_time(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=NEW_YORK)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: years 1 and 9999 leave datetime's range in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=NEW_YORK)
-    return parsed.astimezone(UTC)
 
 
 def api_time(moment: datetime, *, micro: bool) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.replay.bundle import SAMPLE_BUNDLE, BundleError, load_bundle
+from pipelines.replay.bundle import SAMPLE_BUNDLE, BundleError, BundleWarning, load_bundle
 from pipelines.replay.evolve import evolve, profile
 from pipelines.replay.synthetic import synthetic_bundle
 from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
@@ -47,8 +47,24 @@ def test_unusable_bundles_are_refused_with_the_place(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="no packages"):
         load_bundle(tmp_path)
     (tmp_path / "packages.jsonl").write_text('{"id": 1}\n[1, 2]\n')
-    with pytest.raises(BundleError, match="packages.jsonl:2"):
+    with pytest.raises(BundleError, match="no package has a usable last_fetched"):
         load_bundle(tmp_path)
+    (tmp_path / "packages.jsonl.gz").write_bytes(b"\x1f\x8b not gzip after all")
+    with pytest.raises(BundleError, match="both packages.jsonl and packages.jsonl.gz"):
+        load_bundle(tmp_path)
+    (tmp_path / "packages.jsonl").unlink()
+    with pytest.raises(BundleError, match=r"packages\.jsonl\.gz: unreadable"):
+        load_bundle(tmp_path)
+
+
+def test_any_json_value_is_a_record_and_other_lines_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    fetched = '{"id": 1, "last_fetched": "2026-03-01T10:00:00-05:00"}'
+    (tmp_path / "packages.jsonl").write_text(f'{fetched}\n[1, 2]\n\n7\n{{"id": 2\n"\\ud800"\n')
+    with pytest.warns(BundleWarning, match=r"packages\.jsonl:5: skipped, not JSON") as caught:
+        bundle = load_bundle(tmp_path)
+    assert len(caught) == 1
+    assert bundle.packages == (json.loads(fetched), [1, 2], 7, "\ud800")
+    assert bundle.as_of == date(2026, 3, 2)
 
 
 @pytest.mark.parametrize(

@@ -470,6 +470,7 @@ def test_drop_truncate_delay_and_503(sample: ReplayServer, http: requests.Sessio
             {"path": "^/pypi/", "truncate": True},
             {"path": "categories", "delay": 0.3},
             {"path": "grids", "status": 503, "times": 1},
+            {"path": "^/api/v4/packages/1", "html": True, "times": 2},
         ]
     )
     with pytest.raises(requests.ConnectionError):
@@ -480,8 +481,17 @@ def test_drop_truncate_delay_and_503(sample: ReplayServer, http: requests.Sessio
     assert http.get(f"{sample.base_url}/api/v4/categories/").status_code == 200
     assert time.monotonic() - started >= 0.3
     assert http.get(f"{sample.base_url}/api/v4/grids/").status_code == 503
-    for path in ("/repos/django-commons/django-valkey", "/pypi/django-valkey/json", "/api/v4/grids/"):
-        assert http.get(sample.base_url + path).status_code == 200
+    for _ in range(2):
+        page = http.get(f"{sample.base_url}/api/v4/packages/1/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert page.text.lstrip().startswith("<!DOCTYPE html>")
+    for path in (
+        "/repos/django-commons/django-valkey",
+        "/pypi/django-valkey/json",
+        "/api/v4/grids/",
+        "/api/v4/packages/1/",
+    ):
+        assert http.get(sample.base_url + path).headers["content-type"] == "application/json"
 
 
 def test_bad_fault_rules_are_refused(sample: ReplayServer, http: requests.Session) -> None:
