@@ -2,11 +2,14 @@
 
 The caller puts the token in the HttpClient's headers (``Authorization: Bearer ...``); this module never
 sees it, and the HttpClient scrubs it from everything it records or raises.
+
+One repository never costs the others: a repository that still fails after the retries is "failed" (with
+the error), and everything else goes on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,25 +22,24 @@ _REPO_FRAGMENT = """fragment Repo on Repository { databaseId nameWithOwner starg
   pushedAt createdAt isArchived isDisabled licenseInfo { spdxId } defaultBranchRef { name }
   repositoryTopics(first: 20) { nodes { topic { name } } } }"""
 
-# GraphQL errors that describe one repository: missing, or blocked (refused to us alone).
-_REPOSITORY_ERRORS = frozenset({"NOT_FOUND", "FORBIDDEN"})
-
 
 @dataclass(frozen=True)
 class RepoResult:
-    status: Literal["ok", "missing", "blocked"]
+    status: Literal["ok", "missing", "blocked", "failed"]
     # The repository as received; for "blocked", GitHub's explanation (the REST 451 body or the
-    # GraphQL error); for "missing", None.
+    # GraphQL error); for "missing" and "failed", None.
     doc: dict[str, Any] | None
+    error: str | None = None  # why "failed": the source error, scrubbed
 
 
 @dataclass(frozen=True)
 class Participation:
-    status: Literal["ok", "pending", "missing", "blocked"]
+    status: Literal["ok", "pending", "missing", "blocked", "failed"]
     # 52 weekly commit counts, oldest first; None unless status is "ok". "pending" (GitHub still
     # computing) is never reported as zeros: zero would read as an abandoned repository.
     all: tuple[int, ...] | None
     owner: tuple[int, ...] | None
+    error: str | None = None  # why "failed": the source error, scrubbed
 
 
 class GitHubClient:
@@ -68,17 +70,24 @@ class GitHubClient:
         """Repository state by requested ``owner/name``, by GraphQL in batches of ``batch_size``.
 
         "ok" carries the node as received, "missing" is GitHub's NOT_FOUND, "blocked" a FORBIDDEN
-        error on that repository alone (doc: the error). Any other error fails the batch.
+        error on that repository alone (doc: the error), "failed" any other error on that repository
+        alone. A batch that fails as a whole (an error status after the retries, a body that is not a
+        GraphQL answer, errors that name no single repository) is asked again in halves, down to single
+        repositories, so a repository that breaks a query is found and fails alone.
         """
         unique = _unique(full_names)
         result: dict[str, RepoResult] = {}
         for start in range(0, len(unique), self.batch_size):
-            result.update(self._batch(unique[start : start + self.batch_size]))
-        return result
+            batch = unique[start : start + self.batch_size]
+            try:
+                result.update(self._batch(batch))
+            except SourceError as error:
+                result.update(self._split(batch, error))
+        return {n: result[n] for n in unique}
 
     def repository(self, owner: str, name: str) -> RepoResult:
         """REST state of one repository; a rename or transfer (301) is followed once."""
-        response = self._get_repo(f"/repos/{owner}/{name}", ok_statuses=(451,))
+        response = self._get_repo(f"/repos/{owner}/{name}", ok_statuses=(451,), shape=_is_object)
         if response.status == 404:
             return RepoResult("missing", None)
         if response.status == 451:
@@ -90,7 +99,8 @@ class GitHubClient:
 
         GitHub answers 202 while it computes the statistics: one pass over all repositories, then only
         the 202s are asked again, after waits that double from ``participation_wait``, for at most
-        ``participation_attempts`` rounds in all; what is still computing is "pending".
+        ``participation_attempts`` rounds in all; what is still computing is "pending". A repository
+        whose request fails after the HTTP retries is "failed" and not asked again.
         """
         waiting = _unique(full_names)
         result: dict[str, Participation] = {}
@@ -107,7 +117,12 @@ class GitHubClient:
 
     def _participation_once(self, full_name: str) -> Participation | None:
         """The repository's participation, or None while GitHub is still computing it (202)."""
-        response = self._get_repo(f"/repos/{full_name}/stats/participation", ok_statuses=(202, 451))
+        try:
+            response = self._get_repo(
+                f"/repos/{full_name}/stats/participation", ok_statuses=(202, 451), shape=_is_participation
+            )
+        except SourceError as error:
+            return Participation("failed", None, None, str(error))
         if response.status == 202:
             return None
         if response.status == 404:
@@ -115,55 +130,84 @@ class GitHubClient:
         if response.status == 451:
             return Participation("blocked", None, None)
         body = response.json()
-        weeks_all = body.get("all") if isinstance(body, dict) else None
-        weeks_owner = body.get("owner") if isinstance(body, dict) else None
-        if not isinstance(weeks_all, list):
-            raise SourceError(
-                self.http.source, response.path, "participation without an `all` list", status=200
-            )
+        weeks_owner = body.get("owner")
         return Participation(
-            "ok", tuple(weeks_all), tuple(weeks_owner) if isinstance(weeks_owner, list) else None
+            "ok", tuple(body["all"]), tuple(weeks_owner) if isinstance(weeks_owner, list) else None
         )
 
-    def _get_repo(self, path: str, ok_statuses: tuple[int, ...]) -> Response:
+    def _get_repo(self, path: str, ok_statuses: tuple[int, ...], shape: Callable[[Any], bool]) -> Response:
         # A renamed or transferred repository answers 301 to its old name, for its data and its
         # statistics alike; following once is enough (GitHub points at the id, which is stable).
-        response = self.http.get(path, ok_statuses=(301, *ok_statuses))
+        response = self.http.get(path, ok_statuses=(301, *ok_statuses), shape=shape)
         if response.status == 301:
-            response = self.http.get(_moved_to(self.http.source, response), ok_statuses=ok_statuses)
+            target = _moved_to(self.http.source, response)
+            response = self.http.get(target, ok_statuses=ok_statuses, shape=shape)
         return response
 
+    def _split(self, names: list[str], error: SourceError) -> dict[str, RepoResult]:
+        """States of a batch whose query failed with ``error``: its halves are asked, down to one name.
+
+        When both halves fail too, the cause is not one repository (GitHub is down or refuses us), and
+        smaller queries would only multiply failing requests: the batch is failed as it stands.
+        """
+        if len(names) == 1:
+            return {names[0]: RepoResult("failed", None, str(error))}
+        middle = (len(names) + 1) // 2
+        halves = [names[:middle], names[middle:]]
+        answers: list[dict[str, RepoResult] | SourceError] = []
+        for half in halves:
+            try:
+                answers.append(self._batch(half))
+            except SourceError as half_error:
+                answers.append(half_error)
+        if all(isinstance(answer, SourceError) for answer in answers):
+            return {
+                name: RepoResult("failed", None, str(answer))
+                for half, answer in zip(halves, answers, strict=True)
+                for name in half
+            }
+        result: dict[str, RepoResult] = {}
+        for half, answer in zip(halves, answers, strict=True):
+            result.update(self._split(half, answer) if isinstance(answer, SourceError) else answer)
+        return result
+
     def _batch(self, names: list[str]) -> dict[str, RepoResult]:
+        """One query for ``names``; raises when the answer as a whole cannot be used."""
         aliases = {f"r{i}": name for i, name in enumerate(names)}
         response = self.http.post_json("/graphql", _query(names))
         body = response.json() if response.status == 200 else None
         if not isinstance(body, dict):
-            reason = f"GraphQL answered HTTP {response.status} for {_some(names)}"
+            reason = f"GraphQL answered {response.summary()} for {_some(names)}"
             raise SourceError(self.http.source, response.path, reason, method="POST", status=response.status)
-        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        errors = body.get("errors") if isinstance(body.get("errors"), list) else []
         data = body.get("data") if isinstance(body.get("data"), dict) else {}
-        # Errors on one repository alone (its alias in `path`) describe that repository; any other
-        # error means the answer cannot be trusted for the batch.
-        own = {
-            _alias_of(e): e for e in errors if e.get("type") in _REPOSITORY_ERRORS and _alias_of(e) in aliases
-        }
-        fatal = [e for e in errors if own.get(_alias_of(e)) is not e]
-        unanswered = [a for a in aliases if not isinstance(data.get(a), dict) and a not in own]
-        if fatal or unanswered:
-            blamed = [aliases[a] for a in map(_alias_of, fatal) if a in aliases]
-            blamed = blamed or [aliases[a] for a in unanswered]
-            described = "; ".join(f"{e.get('type', 'ERROR')}: {e.get('message', '')}" for e in fatal[:3])
-            reason = f"GraphQL errors for {_some(blamed)}: {described or 'no data in the answer'}"
-            raise SourceError(self.http.source, response.path, reason, method="POST", status=response.status)
+        # An error whose `path` starts at one alias is about that repository alone; any other error,
+        # or an answer without a node for any repository, means the answer cannot be trusted at all.
+        mine: dict[str, list[dict[str, Any]]] = {}
+        for error in errors:
+            alias = _alias_of(error)
+            if alias not in aliases:
+                described = _describe([error]) if isinstance(error, dict) else repr(error)[:200]
+                reason = f"GraphQL errors for {_some(names)}: {described}"
+                raise SourceError(self.http.source, response.path, reason, method="POST", status=200)
+            mine.setdefault(alias, []).append(error)
+        if not any(isinstance(data.get(alias), dict) or alias in mine for alias in aliases):
+            reason = f"GraphQL errors for {_some(names)}: no data in the answer"
+            raise SourceError(self.http.source, response.path, reason, method="POST", status=200)
         result: dict[str, RepoResult] = {}
         for alias, name in aliases.items():
-            error = own.get(alias)
-            if error is None:
+            own = mine.get(alias, [])
+            types = {e.get("type") for e in own}
+            if not own and isinstance(data.get(alias), dict):
                 result[name] = RepoResult("ok", data[alias])
-            elif error["type"] == "NOT_FOUND":
+            elif types == {"NOT_FOUND"}:
                 result[name] = RepoResult("missing", None)
+            elif types == {"FORBIDDEN"}:
+                result[name] = RepoResult("blocked", own[0])
             else:
-                result[name] = RepoResult("blocked", error)
+                reason = f"GraphQL errors for {name}: {_describe(own) if own else 'no data in the answer'}"
+                error = SourceError(self.http.source, response.path, reason, method="POST", status=200)
+                result[name] = RepoResult("failed", None, str(error))
         return result
 
 
@@ -201,9 +245,22 @@ def _split(full_name: str) -> tuple[str, str]:
     return owner, name
 
 
-def _alias_of(error: dict[str, Any]) -> str | None:
-    path = error.get("path")
+def _alias_of(error: Any) -> str | None:
+    path = error.get("path") if isinstance(error, dict) else None
     return path[0] if isinstance(path, list) and path and isinstance(path[0], str) else None
+
+
+def _describe(errors: list[dict[str, Any]]) -> str:
+    # A few errors, each cut short: the text lands in every failed repository's record.
+    return "; ".join(f"{e.get('type', 'ERROR')}: {e.get('message', '')}"[:300] for e in errors[:3])
+
+
+def _is_object(body: Any) -> bool:
+    return isinstance(body, dict)
+
+
+def _is_participation(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("all"), list)
 
 
 def _some(names: Sequence[str], shown: int = 10) -> str:
@@ -224,5 +281,5 @@ def _moved_to(source: str, response: Response) -> str:
 def _json_or_none(response: Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None

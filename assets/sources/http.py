@@ -3,17 +3,22 @@
 Principles 5 and 6 of the design live here: bounded retries whose waits honour ``Retry-After`` and the
 rate-limit reset headers, and only the configured base URL is ever contacted, whatever URL a response
 body points at. Every call leaves exactly one ``RequestRecord`` so a run can account for its requests.
+Bodies are read streamed and capped, and a token is scrubbed (in any letter case) from everything a
+response carries before anyone sees it.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -23,6 +28,9 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 DEFAULT_USER_AGENT = "django-packages-warehouse/0.1 (+offline-first analytics)"
+# The largest real answer (a 1,000-package list page) is a few MB; anything this large is a broken or
+# hostile source, and reading it whole would only cost memory.
+DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024
 
 # A host that has not accepted a connection within this many seconds is down; reads of a
 # 1,000-record page may legitimately take longer, so only the read timeout is the caller's.
@@ -37,6 +45,8 @@ _TRANSIENT = (
 )
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 _SNIPPET_CHARS = 200
+_CHUNK_BYTES = 64 * 1024
+_BLANKS = re.compile(r"[\s\x00-\x1f\x7f]+")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,7 +89,11 @@ class RequestLog:
 
 
 class SourceError(Exception):
-    """A source did not give a usable answer; the message names what, where and how often."""
+    """A source did not give a usable answer; the message names what, where and how often.
+
+    ``answered`` tells a source that answered badly (a status, a broken body) from one that could not be
+    reached at all: only the latter means "cannot be reached". It defaults to whether a status is known.
+    """
 
     def __init__(
         self,
@@ -89,6 +103,7 @@ class SourceError(Exception):
         method: str = "GET",
         status: int | None = None,
         attempts: int | None = None,
+        answered: bool | None = None,
     ) -> None:
         self.source = source
         self.method = method
@@ -96,6 +111,7 @@ class SourceError(Exception):
         self.status = status
         self.attempts = attempts
         self.reason = reason
+        self.answered = status is not None if answered is None else answered
         details = []
         if status is not None:
             details.append(f"status {status}")
@@ -106,7 +122,15 @@ class SourceError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Errors cross process boundaries (executors, multiprocessing); keep every field.
-        return type(self), (self.source, self.path, self.reason, self.method, self.status, self.attempts)
+        return type(self), (
+            self.source,
+            self.path,
+            self.reason,
+            self.method,
+            self.status,
+            self.attempts,
+            self.answered,
+        )
 
 
 _UNPARSED: Any = object()
@@ -123,6 +147,10 @@ class Response:
 
     def json(self) -> Any:
         return json.loads(self.body) if self.parsed is _UNPARSED else self.parsed
+
+    def summary(self) -> str:
+        """One line for messages: status, content type and the start of the body."""
+        return _summary(self.status, self.headers, self.body)
 
 
 class _Failure(Exception):
@@ -143,6 +171,15 @@ class _Failure(Exception):
         self.retryable = retryable
 
 
+@dataclass(frozen=True)
+class _Expect:
+    """What a call accepts as a usable 200: JSON or any body, the JSON's shape, and the body's size."""
+
+    json: bool
+    shape: Callable[[Any], bool] | None
+    max_body_bytes: int
+
+
 class HttpClient:
     def __init__(
         self,
@@ -155,6 +192,7 @@ class HttpClient:
         max_attempts: int = 4,
         backoff: float = 0.5,
         max_wait: float = 120.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         user_agent: str = DEFAULT_USER_AGENT,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -163,6 +201,8 @@ class HttpClient:
             raise ValueError(f"{source}: base URL must be an http(s) URL, got {base_url!r}")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")
         self.base_url = base_url.rstrip("/")
         self._base_path = parts.path.rstrip("/")
         self.source = source
@@ -171,9 +211,13 @@ class HttpClient:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_wait = max_wait
+        self.max_body_bytes = max_body_bytes
         self.sleep = sleep
         self._headers = {"User-Agent": user_agent, "Accept": "application/json", **(headers or {})}
-        self._secrets = _secrets_of(self._headers)
+        self._secrets = _secrets_pattern(self._headers)
+        self._secret_bytes = (
+            None if self._secrets is None else re.compile(self._secrets.pattern.encode(), re.I)
+        )
         self._random = random.Random()
         # requests.Session is not documented as thread-safe: each request borrows an idle session,
         # so a thread pool reuses at most as many sessions (and connection pools) as it has threads.
@@ -200,18 +244,27 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         ok_statuses: Collection[int] = (),
         etag: str | None = None,
+        *,
+        expect_json: bool = True,
+        shape: Callable[[Any], bool] | None = None,
+        max_body_bytes: int | None = None,
     ) -> Response:
         """GET a path, or an absolute URL re-based onto the base URL.
 
         200 and 404 are returned; so are the ``ok_statuses`` and, when ``etag`` is given, 304.
-        Redirects are returned (if listed) rather than followed: the caller decides.
+        Redirects are returned (if listed) rather than followed: the caller decides. With ``expect_json``
+        a 200 whose body is not JSON (a maintenance page, a cut body), or fails ``shape``, is retried
+        like a 503: proxies and CDNs serve such pages for a moment. ``max_body_bytes`` replaces the
+        client's cap for a document known to be larger.
         """
         extra = dict(headers or {})
         expected = {*ok_statuses}
         if etag is not None:
             extra["If-None-Match"] = etag
             expected.add(304)
-        return self._call("GET", self._relative(path_or_url, params), extra, None, expected)
+        path = self.relative(path_or_url, params)
+        cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
+        return self._call("GET", path, extra, None, expected, _Expect(expect_json, shape, cap))
 
     def post_json(
         self,
@@ -219,16 +272,26 @@ class HttpClient:
         payload: Any,
         headers: Mapping[str, str] | None = None,
         ok_statuses: Collection[int] = (),
+        *,
+        expect_json: bool = True,
     ) -> Response:
         """POST a JSON body. Only used for read queries (GraphQL), so retrying it is safe."""
         extra = {"Content-Type": "application/json", **(headers or {})}
         body = json.dumps(payload).encode()
-        return self._call("POST", self._relative(path, None), extra, body, {*ok_statuses})
+        expect = _Expect(expect_json, None, self.max_body_bytes)
+        return self._call("POST", self.relative(path, None), extra, body, {*ok_statuses}, expect)
 
-    def _relative(self, path_or_url: str, params: Mapping[str, Any] | None) -> str:
-        # Only the path and query of an absolute URL survive, so a link in a response body can
-        # never send us to a host nobody configured.
-        parts = urlsplit(path_or_url)
+    def relative(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> str:
+        """The path + query, relative to the base URL, that a path or absolute URL asks for.
+
+        Only the path and query of an absolute URL survive, so a link in a response body can never send
+        us to a host nobody configured.
+        """
+        try:
+            parts = urlsplit(path_or_url)
+        except ValueError as exc:  # e.g. an unbalanced IPv6 bracket in a Location header
+            shown = _snippet(path_or_url.encode())
+            raise SourceError(self.source, self._scrub(shown), f"not a URL: {exc}", answered=True) from None
         path = parts.path
         if (parts.scheme or parts.netloc) and self._base_path:
             if path == self._base_path or path.startswith(self._base_path + "/"):
@@ -242,34 +305,42 @@ class HttpClient:
         return f"{path}?{query}" if query else path
 
     def _call(
-        self, method: str, path: str, headers: dict[str, str], body: bytes | None, expected: set[int]
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        expected: set[int],
+        expect: _Expect,
     ) -> Response:
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
         attempts = 0
+        answered = False
         status: int | None = None
         error: str | None = None
         try:
             while True:
                 attempts += 1
                 try:
-                    response = self._attempt(method, path, headers, body)
+                    response = self._attempt(method, path, headers, body, expect)
                     status = response.status
                     if status in (200, 404) or status in expected:
                         return response
-                    reason = f"unexpected HTTP {status}: {_snippet(response.body)}"
+                    reason = f"unexpected {response.summary()}"
                     raise _Failure(reason, status, retryable=False)
                 except _Failure as failure:
                     status = failure.status
+                    answered = answered or status is not None
                     if not failure.retryable or attempts >= self.max_attempts:
-                        raise self._error(method, path, failure.reason, status, attempts) from None
+                        raise self._error(method, path, failure.reason, status, attempts, answered) from None
                     wait = self._wait_before_retry(attempts, failure)
                     if wait > self.max_wait:
                         reason = (
                             f"{failure.reason}; asked to wait {wait:.0f} s, "
                             f"more than max_wait {self.max_wait:.0f} s"
                         )
-                        raise self._error(method, path, reason, status, attempts) from None
+                        raise self._error(method, path, reason, status, attempts, answered) from None
                     self.sleep(wait)
         except SourceError as exc:
             error = exc.reason
@@ -292,8 +363,16 @@ class HttpClient:
                 )
             )
 
-    def _attempt(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> Response:
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        expect: _Expect,
+    ) -> Response:
         session = self._acquire()
+        received: int | None = None  # the status, once the answer's head is in
         try:
             raw = session.request(
                 method,
@@ -302,32 +381,42 @@ class HttpClient:
                 data=body,
                 timeout=(min(self.timeout, _MAX_CONNECT_TIMEOUT), self.timeout),
                 allow_redirects=False,
+                stream=True,
             )
-            content = raw.content
+            received = raw.status_code
+            with closing(raw):  # an unread rest (over the cap) closes the connection instead of pooling it
+                lowered = {k.lower(): self._scrub(v) for k, v in raw.headers.items()}
+                content = self._scrub_bytes(_read(raw, lowered, expect.max_body_bytes))
         except _TRANSIENT as exc:
             # Refused and dropped connections, timeouts, and bodies shorter than their
-            # Content-Length (urllib3 enforces it, so a truncated answer surfaces here).
-            raise _Failure(f"{type(exc).__name__}: {exc}") from None
-        except requests.RequestException as exc:
-            raise _Failure(f"{type(exc).__name__}: {exc}", retryable=False) from None
+            # Content-Length (urllib3 enforces it, so a truncated answer surfaces here). A status
+            # already read means the source did answer, only not in full.
+            raise _Failure(f"{type(exc).__name__}: {exc}", received) from None
+        except (requests.RequestException, ValueError) as exc:
+            # Malformed requests (a URL requests or http.client refuses): asking again cannot help.
+            raise _Failure(f"{type(exc).__name__}: {exc}", received, retryable=False) from None
         finally:
             self._idle.put(session)
 
         status = raw.status_code
-        lowered = {k.lower(): v for k, v in raw.headers.items()}
         if status >= 500 or status == 429 or (status == 403 and _rate_limited(lowered, content)):
-            raise _Failure(f"HTTP {status}: {_snippet(content)}", status, lowered)
-        if status != 200:
-            return Response(status, lowered, content, path)
-        if "json" not in lowered.get("content-type", ""):
+            raise _Failure(_summary(status, lowered, content), status, lowered)
+        if status != 200 or not expect.json:
             return Response(status, lowered, content, path)
         try:
             parsed = json.loads(content)
-        except ValueError as exc:
-            raise _Failure(f"invalid JSON body: {exc}", status, lowered) from None
+        except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
+            raise _Failure(
+                _summary(status, lowered, content, f"is not JSON ({exc})"), status, lowered
+            ) from None
+        if expect.shape is not None and not expect.shape(parsed):
+            problem = "is not the expected document"
+            raise _Failure(_summary(status, lowered, content, problem), status, lowered) from None
         return Response(status, lowered, content, path, parsed)
 
-    def _error(self, method: str, path: str, reason: str, status: int | None, attempts: int) -> SourceError:
+    def _error(
+        self, method: str, path: str, reason: str, status: int | None, attempts: int, answered: bool
+    ) -> SourceError:
         return SourceError(
             self.source,
             self._scrub(path),
@@ -335,6 +424,7 @@ class HttpClient:
             method=method,
             status=status,
             attempts=attempts,
+            answered=answered,
         )
 
     def _wait_before_retry(self, attempts: int, failure: _Failure) -> float:
@@ -359,12 +449,32 @@ class HttpClient:
             return session
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        return text if self._secrets is None else self._secrets.sub("***", text)
+
+    def _scrub_bytes(self, body: bytes) -> bytes:
+        # A server may echo the credential into a document; it must not reach raw storage either.
+        return body if self._secret_bytes is None else self._secret_bytes.sub(b"***", body)
 
 
-def _secrets_of(headers: Mapping[str, str]) -> tuple[str, ...]:
+def _read(raw: requests.Response, headers: Mapping[str, str], cap: int) -> bytes:
+    """The body, decoded (gzip included), refused as soon as it passes the cap."""
+    # Retrying would read the same oversized body again: the failure is final.
+    over = f"response body larger than the cap of {cap:,} bytes (DPW_MAX_BODY_BYTES)"
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _Failure(over, raw.status_code, retryable=False)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.iter_content(_CHUNK_BYTES):
+        size += len(chunk)
+        if size > cap:
+            raise _Failure(over, raw.status_code, retryable=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _secrets_pattern(headers: Mapping[str, str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for every credential: servers echo them upper-cased too."""
     secrets: set[str] = set()
     for name, value in headers.items():
         lowered = name.lower()
@@ -373,7 +483,8 @@ def _secrets_of(headers: Mapping[str, str]) -> tuple[str, ...]:
             # "Bearer abc" and "token abc": the bare credential must not leak either.
             secrets.update(part for part in value.split()[1:] if len(part) >= 4)
     # Longest first, so a full header value is replaced before the credential inside it.
-    return tuple(sorted((s for s in secrets if s), key=len, reverse=True))
+    ordered = sorted((s for s in secrets if s), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
 
 
 def _rate_limited(headers: Mapping[str, str], body: bytes) -> bool:
@@ -415,8 +526,15 @@ def _server_now(headers: Mapping[str, str]) -> float:
         return time.time()
 
 
+def _summary(status: int, headers: Mapping[str, str], body: bytes, problem: str = "") -> str:
+    content_type = _snippet((headers.get("content-type") or "no content type").encode())
+    answer = f"HTTP {status} ({content_type})"
+    return f"{answer} {problem}: {_snippet(body)}" if problem else f"{answer}: {_snippet(body)}"
+
+
 def _snippet(body: bytes) -> str:
-    text = body[:_SNIPPET_CHARS].decode("utf-8", "replace").strip()
+    # One line, whatever the body holds: messages end up in logs and terminals.
+    text = _BLANKS.sub(" ", body[:_SNIPPET_CHARS].decode("utf-8", "replace")).strip()
     return text + ("…" if len(body) > _SNIPPET_CHARS else "") if text else "(empty body)"
 
 
@@ -435,15 +553,27 @@ def server_date(response: Response) -> date:
 
 
 def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
-    """``[fn(x) for x in items]`` on at most ``workers`` threads; the first error cancels the rest."""
+    """``[fn(x) for x in items]`` on at most ``workers`` threads.
+
+    ``fn`` turns an item's own failure into that item's result (the clients answer "failed" for it), so
+    one item never costs the others. What escapes ``fn`` is not one item's problem (Ctrl-C, a bug): it
+    propagates at once, the items not yet started are dropped, and those in flight end within their
+    timeout without being waited for.
+    """
     todo: Sequence[T] = list(items)
     if workers <= 1 or len(todo) <= 1:
         return [fn(item) for item in todo]
-    with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(todo)))
+    try:
         futures = [pool.submit(fn, item) for item in todo]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        # Not in item order: an error in any item surfaces now, not after the items before it end.
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and (error := future.exception()) is not None:
+                raise error
+        results = [future.result() for future in futures]
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results

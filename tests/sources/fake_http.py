@@ -113,7 +113,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body[: len(body) // 2] if reply.truncate else body)
+        try:
+            self.wfile.write(body[: len(body) // 2] if reply.truncate else body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client hung up first: it stops reading a body over its cap, or gave up waiting.
+            self.close_connection = True
+            return
         if reply.truncate:
             self.close_connection = True
 

@@ -11,7 +11,7 @@ import pytest
 
 from assets.sources.djangopackages import DjangoPackagesClient
 from assets.sources.github import GitHubClient
-from assets.sources.pypi import PyPIClient
+from assets.sources.pypi import ProjectResult, PyPIClient
 from pipelines.replay.bundle import load_bundle
 from pipelines.replay.server import ReplayServer
 from tests.sources.fake_http import Harness
@@ -48,10 +48,14 @@ def test_djangopackages_crawl_returns_every_unique_package(replay: ReplayServer,
 
     expected = unique_package_count()
     assert len(listing.records) == listing.reported_count == expected
-    assert listing.duplicates == 0 and listing.pages == math.ceil(expected / 50)
+    assert listing.duplicates == 0 and len(listing.pages) == math.ceil(expected / 50)
+    assert {(page.status, page.count, page.error) for page in listing.pages} == {("ok", expected, None)}
+    assert sum(page.results for page in listing.pages) == expected
     assert not any(key.startswith("_") for record in listing.records for key in record)
     assert (
-        replay.request_counts()["djangopackages"] == harness.log.count("djangopackages") == 1 + listing.pages
+        replay.request_counts()["djangopackages"]
+        == harness.log.count("djangopackages")
+        == 1 + len(listing.pages)
     )
 
 
@@ -70,6 +74,26 @@ def test_djangopackages_crawl_survives_injected_faults(replay: ReplayServer, har
     assert [r.attempts for r in harness.log.records] == [3, 2, 2, 2, 1]
     assert 3.0 in harness.sleeps and len(harness.sleeps) == 5
     assert harness.log.failed() == []
+
+
+def test_djangopackages_page_still_failing_after_its_retries_is_recorded(
+    replay: ReplayServer, harness: Harness
+) -> None:
+    replay.set_faults([{"path": r"offset=50\b", "status": 503, "times": 3}])
+    listing = DjangoPackagesClient(harness.client("djangopackages", max_attempts=3), page_size=50).packages()
+
+    expected = unique_package_count()
+    assert len(listing.records) == expected - 50 and listing.reported_count == expected
+    assert [p.status for p in listing.pages] == ["ok", "invalid", "ok", "ok", "ok"]
+    assert listing.pages[1].path == "/api/v4/packages/?limit=50&offset=50"
+    assert "(status 503, 3 attempts): HTTP 503" in (listing.pages[1].error or "")
+    assert [(r.attempts, r.ok) for r in harness.log.records] == [
+        (1, True),
+        (3, False),
+        (1, True),
+        (1, True),
+        (1, True),
+    ]
 
 
 def test_github_over_every_repository(replay: ReplayServer, harness: Harness) -> None:
@@ -103,11 +127,12 @@ def test_pypi_projects_for_a_few_names(replay: ReplayServer, harness: Harness) -
     names = sorted({n for p in packages if (n := pypi_project_name(p.get("pypi_url")))})[:5]
     client = PyPIClient(harness.client("pypi"))
 
-    documents = client.projects([*names, "no-such-project-anywhere"])
+    results = client.projects([*names, "no-such-project-anywhere"])
 
-    assert documents["no-such-project-anywhere"] is None
+    assert results["no-such-project-anywhere"] == ProjectResult("missing", None)
     for name in names:
-        document = documents[name]
-        assert document is not None and normalize_name(document["info"]["name"]) == normalize_name(name)
+        document = results[name].doc
+        assert results[name].status == "ok" and document is not None
+        assert normalize_name(document["info"]["name"]) == normalize_name(name)
         assert isinstance(document["releases"], dict)
     assert replay.request_counts()["pypi"] == harness.log.count("pypi") == 6

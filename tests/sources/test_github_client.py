@@ -6,7 +6,6 @@ from typing import Any
 import pytest
 
 from assets.sources.github import GitHubClient, Participation, RepoResult
-from assets.sources.http import SourceError
 from tests.sources.fake_http import FakeServer, Harness, Reply, Seen
 from warehouse.identifiers import github_full_name
 
@@ -99,23 +98,31 @@ def test_graphql_states_keep_blocked_apart_from_missing(harness: Harness, server
     }
 
 
-def test_graphql_errors_beyond_one_repository_name_the_repositories(
+def test_graphql_errors_on_one_repository_fail_that_repository_alone(
     harness: Harness, server: FakeServer
 ) -> None:
     error = {"type": "SERVICE_UNAVAILABLE", "path": ["r1"], "message": "Something went wrong"}
     server.on(
         "POST",
         "/graphql",
-        Reply(200, {"data": {"r0": {"nameWithOwner": "a/ok"}, "r1": None}, "errors": [error]}),
+        Reply(200, {"data": {"r0": {"nameWithOwner": "a/ok"}, "r1": None, "r2": None}, "errors": [error]}),
     )
-    with pytest.raises(
-        SourceError, match=r"GraphQL errors for b/flaky: SERVICE_UNAVAILABLE: Something went wrong"
-    ):
-        GitHubClient(harness.client()).repositories(["a/ok", "b/flaky"])
+    states = GitHubClient(harness.client(source="github")).repository_states(["a/ok", "b/flaky", "c/silent"])
+
+    assert states["a/ok"] == RepoResult("ok", {"nameWithOwner": "a/ok"})
     # A null node that no error explains is not taken for a missing repository either.
-    server.on("POST", "/graphql", Reply(200, {"data": {"r0": None}}))
-    with pytest.raises(SourceError, match=r"for a/silent: no data in the answer"):
-        GitHubClient(harness.client()).repositories(["a/silent"])
+    assert states["b/flaky"] == RepoResult(
+        "failed",
+        None,
+        "github: POST /graphql failed (status 200): GraphQL errors for b/flaky: SERVICE_UNAVAILABLE: "
+        "Something went wrong",
+    )
+    assert states["c/silent"] == RepoResult(
+        "failed",
+        None,
+        "github: POST /graphql failed (status 200): GraphQL errors for c/silent: no data in the answer",
+    )
+    assert harness.log.count() == 1  # attributable: nothing to ask again
 
 
 def test_graphql_without_data_fails_the_whole_batch(harness: Harness, server: FakeServer) -> None:
@@ -127,8 +134,18 @@ def test_graphql_without_data_fails_the_whole_batch(harness: Harness, server: Fa
     server.on(
         "POST", "/graphql", Reply(200, {"errors": [{"type": "MAX_NODE_LIMIT_EXCEEDED", "message": "x"}]})
     )
-    with pytest.raises(SourceError, match=r"for a/b, c/d: MAX_NODE_LIMIT_EXCEEDED"):
-        GitHubClient(harness.client()).repositories(["a/b", "c/d"])
+    states = GitHubClient(harness.client(source="github")).repository_states(["a/b", "c/d"])
+
+    # Asked whole, then in halves; both halves failing too ends it.
+    assert states == {
+        name: RepoResult(
+            "failed",
+            None,
+            f"github: POST /graphql failed (status 200): GraphQL errors for {name}: MAX_NODE_LIMIT_EXCEEDED: x",
+        )
+        for name in ("a/b", "c/d")
+    }
+    assert harness.log.count() == 3
 
 
 def test_rest_repository_states_and_one_followed_rename(harness: Harness, server: FakeServer) -> None:
@@ -206,7 +223,135 @@ def test_participation_stops_waiting_once_nothing_is_pending(harness: Harness, s
     assert harness.sleeps == [2.0]
 
 
-def test_participation_answer_without_weeks_is_an_error(harness: Harness, server: FakeServer) -> None:
+def test_participation_answer_without_weeks_fails_that_repository(
+    harness: Harness, server: FakeServer
+) -> None:
     server.on("GET", "/repos/a/b/stats/participation", Reply(200, {"owner": []}))
-    with pytest.raises(SourceError, match=r"/repos/a/b/stats/participation .*without an `all` list"):
-        GitHubClient(harness.client(source="github")).participation(["a/b"])
+    server.on("GET", "/repos/a/c/stats/participation", Reply(200, {"all": [1] * 52}))
+    result = GitHubClient(harness.client(source="github", max_attempts=2)).participation(["a/b", "a/c"])
+    assert result["a/c"] == Participation("ok", (1,) * 52, None)
+    assert result["a/b"] == Participation(
+        "failed",
+        None,
+        None,
+        "github: GET /repos/a/b/stats/participation failed (status 200, 2 attempts): "
+        'HTTP 200 (application/json) is not the expected document: {"owner": []}',
+    )
+
+
+def test_participation_failures_are_per_repository(harness: Harness, server: FakeServer) -> None:
+    weeks = {"all": [3] * 52, "owner": [1] * 52}
+    html = b"<html><body>Unicorn!</body></html>"
+    server.on("GET", "/repos/a/ok/stats/participation", Reply(200, weeks))
+    server.on("GET", "/repos/a/down/stats/participation", Reply(502, html, {"Content-Type": "text/html"}))
+    server.on("GET", "/repos/a/html/stats/participation", Reply(200, html, {"Content-Type": "text/html"}))
+    server.on(
+        "GET", "/repos/a/loop/stats/participation", Reply(301, {"url": "/repos/a/loop2/stats/participation"})
+    )
+    server.on(
+        "GET", "/repos/a/loop2/stats/participation", Reply(301, {"url": "/repos/a/loop/stats/participation"})
+    )
+    server.on("GET", "/repos/a/nowhere/stats/participation", Reply(301, {"message": "Moved Permanently"}))
+    server.on("GET", "/repos/a/computing/stats/participation", Reply(202, {}))
+    names = ["a/ok", "a/down", "a/html", "a/loop", "a/nowhere", "a/computing", "a/gone"]
+
+    result = GitHubClient(harness.client(source="github", max_attempts=2, backoff=0)).participation(names)
+
+    assert {n: p.status for n, p in result.items()} == {
+        "a/ok": "ok",
+        "a/down": "failed",
+        "a/html": "failed",
+        "a/loop": "failed",
+        "a/nowhere": "failed",
+        "a/computing": "pending",
+        "a/gone": "missing",
+    }
+    assert result["a/ok"] == Participation("ok", (3,) * 52, (1,) * 52)
+    assert result["a/computing"] == Participation("pending", None, None)
+    assert (result["a/down"].all, result["a/down"].owner) == (None, None)
+    assert (result["a/down"].error or "").startswith(
+        "github: GET /repos/a/down/stats/participation failed (status 502, 2 attempts): HTTP 502 (text/html)"
+    )
+    assert "HTTP 200 (text/html) is not JSON" in (result["a/html"].error or "")
+    assert "GET /repos/a/loop2/stats/participation failed (status 301, 1 attempt)" in (
+        result["a/loop"].error or ""
+    )
+    assert "301 without a target URL" in (result["a/nowhere"].error or "")
+    # Failed repositories are not asked again in later rounds; only the 202 is.
+    counts = {n: len(server.seen(f"/repos/{n}/stats/participation")) for n in names}
+    assert counts == {
+        "a/ok": 1,
+        "a/down": 2,
+        "a/html": 2,
+        "a/loop": 1,
+        "a/nowhere": 1,
+        "a/computing": 4,
+        "a/gone": 1,
+    }
+    # Seven first calls, the loop's one followed redirect, three more rounds for the 202.
+    assert harness.log.count() == 11
+    assert sorted((r.path, r.status, r.attempts) for r in harness.log.failed()) == [
+        ("/repos/a/down/stats/participation", 502, 2),
+        ("/repos/a/html/stats/participation", 200, 2),
+        ("/repos/a/loop2/stats/participation", 301, 1),
+    ]
+    assert [s for s in harness.sleeps if s] == [2.0, 4.0, 8.0]
+
+
+def poisoned(failure: Reply) -> Any:
+    """GraphQL that answers ``failure`` to any query naming a repository called "poison"."""
+
+    def answer(seen: Seen) -> Reply:
+        return failure if '"poison"' in seen.body.decode() else graphql(seen)
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason", "failed_requests"),
+    [
+        (Reply(502, b"<html>Bad gateway</html>", {"Content-Type": "text/html"}), "HTTP 502 (text/html)", 4),
+        (
+            Reply(200, b"<html>Unicorn</html>", {"Content-Type": "text/html"}),
+            "HTTP 200 (text/html) is not JSON",
+            4,
+        ),
+        # Answers that HTTP delivered fine: the requests succeeded, the batches did not.
+        (Reply(200, {"errors": [{"message": "Something went wrong"}]}), "ERROR: Something went wrong", 0),
+        (Reply(200, {"data": {"rateLimit": None}}), "no data in the answer", 0),
+        (Reply(200, ["not", "an", "answer"]), 'GraphQL answered HTTP 200 (application/json): ["not"', 0),
+    ],
+)
+def test_a_failing_batch_is_halved_down_to_the_repository_that_breaks_it(
+    harness: Harness, server: FakeServer, failure: Reply, reason: str, failed_requests: int
+) -> None:
+    server.on("POST", "/graphql", poisoned(failure))
+    names = [f"o{i}/r{i}" for i in range(5)] + ["x/poison"] + [f"o{i}/r{i}" for i in range(6, 8)]
+
+    states = GitHubClient(harness.client(source="github", max_attempts=2, backoff=0)).repository_states(names)
+
+    assert list(states) == names
+    assert {n: s.status for n, s in states.items() if s.status != "ok"} == {"x/poison": "failed"}
+    assert states["o0/r0"] == RepoResult("ok", {"nameWithOwner": "o0/r0", "stargazerCount": 5})
+    assert states["x/poison"].doc is None and reason in (states["x/poison"].error or "")
+    # 8 -> 4 + 4 -> (4..7) 2 + 2 -> (4, 5) 1 + 1: seven queries, four of them failing.
+    queried = [len(ALIAS.findall(r.json()["query"])) for r in server.seen("/graphql")]
+    assert harness.log.count() == 7 and len(harness.log.failed()) == failed_requests
+    assert len(queried) == 7 + failed_requests  # a failed request was asked twice (max_attempts=2)
+    assert sorted(set(queried), reverse=True) == [8, 4, 2, 1]
+
+
+@pytest.mark.parametrize("failure", [Reply(503, {"message": "down"}), Reply(drop=True)])
+def test_when_both_halves_fail_too_the_batch_fails_as_it_stands(
+    harness: Harness, server: FakeServer, failure: Reply
+) -> None:
+    server.on("POST", "/graphql", failure)
+    names = [f"o{i}/r{i}" for i in range(250)]
+
+    states = GitHubClient(harness.client(source="github", max_attempts=2, backoff=0)).repository_states(names)
+
+    assert list(states) == names and {s.status for s in states.values()} == {"failed"}
+    assert all((s.error or "").startswith("github: POST /graphql failed") for s in states.values())
+    # Each of the three batches: once whole, once per half; never smaller.
+    assert harness.log.count() == 9 and len(harness.log.failed()) == 9
+    assert len(server.seen("/graphql")) == 18

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import _thread
+import gzip
 import pickle
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, date
 from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -241,3 +246,243 @@ def test_server_date_is_the_utc_day_of_the_date_header(header: str, day: date) -
 def test_server_date_without_header_is_an_error() -> None:
     with pytest.raises(ValueError, match="no Date header"):
         server_date(Response(200, {}, b"", "/api/v4/"))
+
+
+class _Endless(BaseHTTPRequestHandler):
+    """Streams a chunked body that never ends: only a reader that stops at its cap gets an answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        chunk = b"[" + b"0," * 32767 + b"0"
+        try:
+            while True:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        except OSError:  # the client hung up: what it should do
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endless() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_body_at_the_cap_is_read(harness: Harness, server: FakeServer) -> None:
+    body = b'{"x": "' + b"a" * 993 + b'"}'
+    server.on("GET", "/x", Reply(200, body, {"Content-Type": "application/json"}))
+    assert len(body) == 1002
+    assert harness.client(max_body_bytes=1002).get("/x").json() == {"x": "a" * 993}
+    assert harness.log.failed() == []
+
+
+def test_a_declared_body_over_the_cap_fails_at_once(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/big", Reply(200, {"x": "a" * 2000}))
+    with pytest.raises(SourceError) as caught:
+        harness.client(source="pypi", max_body_bytes=1000).get("/big", params={"page": 1})
+    assert str(caught.value) == (
+        "pypi: GET /big?page=1 failed (status 200, 1 attempt): "
+        "response body larger than the cap of 1,000 bytes (DPW_MAX_BODY_BYTES)"
+    )
+    assert caught.value.answered
+    [record] = harness.log.records
+    assert (record.path, record.status, record.attempts, record.ok) == ("/big?page=1", 200, 1, False)
+    assert len(server.seen()) == 1  # not retried: the same body would come again
+
+
+def test_an_endless_body_is_cut_at_the_cap(harness: Harness, endless: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(
+        SourceError, match=r"GET /stream failed \(status 200, 1 attempt\): .*cap of 1,048,576 bytes"
+    ):
+        harness.client(base_url=endless, max_body_bytes=1024 * 1024).get("/stream")
+    assert time.perf_counter() - started < 10
+    assert harness.log.count() == 1
+
+
+def test_a_compressed_body_is_capped_by_its_decoded_size(harness: Harness, server: FakeServer) -> None:
+    bomb = gzip.compress(b'{"x": "' + b"0" * 2_000_000 + b'"}')
+    assert len(bomb) < 10_000
+    server.on(
+        "GET", "/gz", Reply(200, bomb, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    )
+    with pytest.raises(SourceError, match="larger than the cap of 1,000,000 bytes"):
+        harness.client(max_body_bytes=1_000_000).get("/gz")
+    assert harness.client().get("/gz").json() == {"x": "0" * 2_000_000}
+
+
+def test_one_call_may_allow_a_larger_body(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/index", Reply(200, {"projects": ["p"] * 1000}))
+    client = harness.client(max_body_bytes=100)
+    with pytest.raises(SourceError, match="cap of 100 bytes"):
+        client.get("/index")
+    assert client.get("/index", max_body_bytes=100_000).json() == {"projects": ["p"] * 1000}
+
+
+def test_max_body_bytes_must_be_positive(harness: Harness) -> None:
+    with pytest.raises(ValueError, match="max_body_bytes"):
+        harness.client(max_body_bytes=0)
+
+
+HTML = b"<html>\n<body>\r\n  Down for maintenance\x1b[31m</body></html>"
+
+
+def test_a_200_that_is_not_json_is_retried_then_fails(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/x", Reply(200, HTML, {"Content-Type": "text/html; charset=utf-8"}))
+    with pytest.raises(SourceError) as caught:
+        harness.client(max_attempts=3).get("/x")
+    message = str(caught.value)
+    assert message.startswith(
+        "test: GET /x failed (status 200, 3 attempts): HTTP 200 (text/html; charset=utf-8) is not JSON (Expecting value"
+    )
+    # One line, without the control bytes of the body.
+    assert message.endswith(": <html> <body> Down for maintenance [31m</body></html>")
+    assert caught.value.answered and len(server.seen()) == 3 and len(harness.sleeps) == 2
+
+
+def test_a_200_that_is_not_json_then_json_succeeds(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/x", Reply(200, HTML, {"Content-Type": "text/html"}), Reply(200, {"ok": True}))
+    assert harness.client().get("/x").json() == {"ok": True}
+    [record] = harness.log.records
+    assert (record.attempts, record.ok, record.status) == (2, True, 200)
+
+
+def test_without_expect_json_any_200_body_is_returned(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/x", Reply(200, HTML, {"Content-Type": "text/html"}))
+    response = harness.client().get("/x", expect_json=False)
+    assert response.body == HTML and len(server.seen()) == 1
+
+
+def test_post_json_expects_json_too(harness: Harness, server: FakeServer) -> None:
+    server.on("POST", "/graphql", Reply(200, HTML, {"Content-Type": "text/html"}))
+    client = harness.client(max_attempts=2)
+    with pytest.raises(
+        SourceError,
+        match=r"POST /graphql failed \(status 200, 2 attempts\): HTTP 200 \(text/html\) is not JSON",
+    ):
+        client.post_json("/graphql", {"query": "{ x }"})
+    assert client.post_json("/graphql", {}, expect_json=False).body == HTML
+
+
+def test_a_json_body_of_the_wrong_shape_is_retried(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/x", Reply(200, ["not", "an", "object"]), Reply(200, {"count": 1}))
+    assert harness.client().get("/x", shape=lambda body: isinstance(body, dict)).json() == {"count": 1}
+    assert harness.log.records[0].attempts == 2
+    server.on("GET", "/y", Reply(200, ["not", "an", "object"]))
+    with pytest.raises(SourceError, match=r'is not the expected document: \["not", "an", "object"\]'):
+        harness.client(max_attempts=2).get("/y", shape=lambda body: isinstance(body, dict))
+
+
+def test_json_nested_past_the_parser_is_not_json(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/x", Reply(200, b"[" * 200_000 + b"]" * 200_000, {"Content-Type": "application/json"}))
+    with pytest.raises(SourceError, match="is not JSON"):
+        harness.client(max_attempts=1).get("/x")
+
+
+def test_an_unparsable_url_is_a_source_error(harness: Harness) -> None:
+    with pytest.raises(SourceError, match=r"GET http://\[::1/x failed: not a URL"):
+        harness.client().get("http://[::1/x")
+
+
+def test_answered_tells_a_bad_answer_from_no_answer(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/x", Reply(503, {}))
+    with pytest.raises(SourceError) as bad:
+        harness.client(max_attempts=2).get("/x")
+    assert bad.value.answered
+    server.on("GET", "/y", Reply(drop=True))
+    with pytest.raises(SourceError) as none:
+        harness.client(max_attempts=2).get("/y")
+    assert not none.value.answered and none.value.status is None
+    # A body cut short after the status line is an answer, only not a whole one.
+    document = {"results": list(range(500))}
+    server.on("GET", "/z", Reply(200, document, truncate=True))
+    with pytest.raises(SourceError) as cut:
+        harness.client(max_attempts=2).get("/z")
+    assert cut.value.answered and cut.value.status == 200
+
+
+def test_a_token_echoed_in_another_case_is_scrubbed_everywhere(harness: Harness, server: FakeServer) -> None:
+    upper, mixed = TOKEN.upper(), TOKEN.swapcase()
+    server.on("GET", "/error", Reply(500, {"echo": f"Bearer {upper}"}))
+    server.on("GET", "/doc", Reply(200, {"note": f"your token is {mixed}"}, {"X-Echo": upper}))
+    server.on("GET", "/moved", Reply(301, b"", {"Location": f"/new?access_token={upper}"}))
+    client = harness.client(headers={"Authorization": f"Bearer {TOKEN}"}, max_attempts=2)
+
+    with pytest.raises(SourceError) as caught:
+        client.get("/error")
+    assert str(caught.value).endswith('{"echo": "***"}') and TOKEN.lower() not in str(caught.value).lower()
+
+    document = client.get("/doc")
+    assert document.json() == {"note": "your token is ***"} and document.headers["x-echo"] == "***"
+    assert TOKEN.lower() not in document.body.decode().lower()
+
+    moved = client.get("/moved", ok_statuses=(301,))
+    assert moved.headers["location"] == "/new?access_token=***"
+    client.get(f"/search?q={mixed}")
+
+    for record in harness.log.records:
+        assert TOKEN.lower() not in f"{record.path} {record.error}".lower()
+    assert harness.log.records[-1].path == "/search?q=***"
+
+
+def test_source_error_pickling_keeps_answered() -> None:
+    error = SourceError("pypi", "/pypi/x/json", "ConnectionError", attempts=4, answered=False)
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.answered is False and str(copy) == str(error)
+    assert SourceError("pypi", "/x", "HTTP 503", status=503).answered
+
+
+def test_bounded_map_runs_every_item_whose_fn_returns_its_failure() -> None:
+    def fetch(n: int) -> str:
+        return "failed" if n % 3 == 0 else "ok"
+
+    assert bounded_map(fetch, range(7), 3) == ["failed", "ok", "ok", "failed", "ok", "ok", "failed"]
+
+
+def test_ctrl_c_in_one_item_propagates_at_once_and_drops_pending_items() -> None:
+    started: list[int] = []
+
+    def work(n: int) -> int:
+        started.append(n)
+        if n == 1:
+            raise KeyboardInterrupt
+        time.sleep(0.5)
+        return n
+
+    clock = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        bounded_map(work, range(40), 2)
+    # Neither the 20 x 0.5 s all would take on two threads, nor item 0 still in flight, is waited for.
+    assert time.perf_counter() - clock < 0.4
+    time.sleep(0.6)  # whatever was in flight has ended by now; nothing new may have started
+    assert len(started) <= 3
+
+
+def test_ctrl_c_in_the_waiting_thread_cancels_the_items_not_started() -> None:
+    started: list[int] = []
+
+    def work(n: int) -> int:
+        started.append(n)
+        if n == 0:
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+        time.sleep(0.3)
+        return n
+
+    clock = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        bounded_map(work, range(40), 2)
+    assert time.perf_counter() - clock < 0.25
+    time.sleep(0.5)
+    assert len(started) <= 2

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from assets.sources.pypi import PyPIClient
+from assets.sources.http import SourceError
+from assets.sources.pypi import ProjectResult, PyPIClient
 from tests.sources.fake_http import FakeServer, Harness, Reply
 from warehouse.identifiers import normalize_name, pypi_project_name
 
@@ -78,9 +79,101 @@ def test_projects_fetches_each_project_once(harness: Harness, server: FakeServer
         server.on("GET", f"/pypi/pkg-{i}/json", Reply(200, {"info": {"name": f"pkg-{i}"}}))
     names = [f"pkg-{i}" for i in range(12)] + ["PKG_3", "missing"]
 
-    documents = PyPIClient(harness.client(), concurrency=4).projects(names)
+    results = PyPIClient(harness.client(), concurrency=4).projects(names)
 
-    assert list(documents) == names
-    assert documents["PKG_3"] == documents["pkg-3"] == {"info": {"name": "pkg-3"}}
-    assert documents["missing"] is None
+    assert list(results) == names
+    assert results["PKG_3"] == results["pkg-3"] == ProjectResult("ok", {"info": {"name": "pkg-3"}})
+    assert results["missing"] == ProjectResult("missing", None)
     assert len(server.seen()) == 13 and harness.log.count() == 13
+
+
+def test_one_failing_project_never_costs_the_others(harness: Harness, server: FakeServer) -> None:
+    html = b"<html><body>Service Unavailable</body></html>"
+    server.on("GET", "/pypi/good/json", Reply(200, {"info": {"name": "good"}}))
+    server.on("GET", "/pypi/down/json", Reply(503, html, {"Content-Type": "text/html"}))
+    server.on("GET", "/pypi/html/json", Reply(200, html, {"Content-Type": "text/html"}))
+    server.on("GET", "/pypi/a-list/json", Reply(200, ["not", "a", "document"]))
+    server.on("GET", "/pypi/huge/json", Reply(200, {"info": {"description": "x" * 5000}}))
+    server.on("GET", "/pypi/slow/json", Reply(200, {}, delay=0.5))
+    server.on("GET", "/pypi/loop/json", Reply(301, b"", {"Location": "/pypi/loop-2/json"}))
+    server.on("GET", "/pypi/loop-2/json", Reply(301, b"", {"Location": "/pypi/loop/json"}))
+    server.on("GET", "/pypi/nowhere/json", Reply(301, b""))
+    names = ["good", "down", "html", "a-list", "huge", "slow", "loop", "nowhere", "gone"]
+    client = PyPIClient(
+        harness.client(source="pypi", max_attempts=2, max_body_bytes=4000, timeout=0.2), concurrency=3
+    )
+
+    results = client.projects(names)
+
+    assert {name: r.status for name, r in results.items()} == {
+        "good": "ok",
+        "down": "failed",
+        "html": "failed",
+        "a-list": "failed",
+        "huge": "failed",
+        "slow": "failed",
+        "loop": "failed",
+        "nowhere": "failed",
+        "gone": "missing",
+    }
+    assert results["good"] == ProjectResult("ok", {"info": {"name": "good"}})
+    assert all(r.doc is None for n, r in results.items() if n != "good")
+    errors = {name: r.error or "" for name, r in results.items()}
+    assert errors["down"].startswith("pypi: GET /pypi/down/json failed (status 503, 2 attempts): HTTP 503")
+    assert "HTTP 200 (text/html) is not JSON" in errors["html"]
+    assert 'is not the expected document: ["not", "a", "document"]' in errors["a-list"]
+    assert "larger than the cap of 4,000 bytes" in errors["huge"]
+    assert "failed (2 attempts): ReadTimeout" in errors["slow"]
+    assert errors["loop"] == (
+        "pypi: GET /pypi/loop-2/json failed (status 301, 1 attempt): unexpected HTTP 301 (no content type): "
+        "(empty body)"
+    )
+    assert "301 without a Location header" in errors["nowhere"]
+    assert results["gone"].error is None and results["good"].error is None
+    # One record per call: nine projects, plus the one redirect followed.
+    assert harness.log.count("pypi") == 10
+    failed = {r.path: (r.status, r.attempts) for r in harness.log.failed()}
+    assert failed == {
+        "/pypi/down/json": (503, 2),
+        "/pypi/html/json": (200, 2),
+        "/pypi/a-list/json": (200, 2),
+        "/pypi/huge/json": (200, 1),
+        "/pypi/slow/json": (None, 2),
+        "/pypi/loop-2/json": (301, 1),
+    }
+
+
+def test_ctrl_c_while_fetching_projects_propagates(harness: Harness, server: FakeServer) -> None:
+    client = PyPIClient(harness.client(), concurrency=2)
+    fetched: list[str] = []
+
+    def interrupted(name: str) -> dict | None:
+        fetched.append(name)
+        if name == "pkg-1":
+            raise KeyboardInterrupt
+        return None
+
+    client.project = interrupted  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        client.projects([f"pkg-{i}" for i in range(50)])
+    assert len(fetched) < 50
+
+
+def test_serials_reads_an_index_larger_than_the_per_response_cap(
+    harness: Harness, server: FakeServer
+) -> None:
+    projects = [{"name": f"Pkg_{i}", "_last-serial": i} for i in range(200)]
+    projects += [{"name": "odd", "_last-serial": True}, {"name": 7, "_last-serial": 1}, "junk"]
+    server.on("GET", "/simple/", Reply(200, {"meta": {"api-version": "1.1"}, "projects": projects}))
+    client = PyPIClient(harness.client(max_body_bytes=1000))
+
+    serials = client.serials()
+
+    assert len(serials) == 200 and serials["pkg-7"] == 7
+    assert server.seen()[0].headers["accept"] == "application/vnd.pypi.simple.v1+json"
+
+
+def test_serials_from_an_index_that_is_not_one_fail(harness: Harness, server: FakeServer) -> None:
+    server.on("GET", "/simple/", Reply(200, {"projects": "everything"}))
+    with pytest.raises(SourceError, match="is not the expected document"):
+        PyPIClient(harness.client(max_attempts=1)).serials()

@@ -1,0 +1,101 @@
+"""Settings are checked when made: a bad value stops a run at its start, in one line naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assets.sources.http import DEFAULT_MAX_BODY_BYTES
+from pipelines.settings import DEFAULT_DJANGOPACKAGES_URL, DEFAULT_GITHUB_URL, Settings, SettingsError
+
+PASSWORD = "hunter2-Sekrit"
+
+
+def test_defaults_without_any_variable() -> None:
+    settings = Settings.from_env({})
+    assert settings.djangopackages_url == DEFAULT_DJANGOPACKAGES_URL
+    assert settings.github_url == DEFAULT_GITHUB_URL
+    assert settings.pypi_url is None and settings.github_token is None
+    assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES == 20 * 1024 * 1024
+    assert settings.warehouse == Path("data") / "warehouse.duckdb"
+
+
+def test_every_variable_is_read() -> None:
+    settings = Settings.from_env(
+        {
+            "DPW_DJANGOPACKAGES_URL": "http://127.0.0.1:8000",
+            "DPW_GITHUB_URL": "http://127.0.0.1:8000/github/",
+            "DPW_PYPI_URL": "https://mirror.example/pypi",
+            "GITHUB_TOKEN": "ghp_x",
+            "DPW_WAREHOUSE": "/tmp/w.duckdb",
+            "DPW_MAX_BODY_BYTES": "1048576",
+        }
+    )
+    assert settings.github_url == "http://127.0.0.1:8000/github/"
+    assert settings.pypi_url == "https://mirror.example/pypi"
+    assert settings.max_body_bytes == 1048576
+    assert "ghp_x" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://user:{PASSWORD}@mirror.example",
+        f"http://{PASSWORD}@127.0.0.1:8000/",
+        f"user:{PASSWORD}@mirror.example",
+        "https://@mirror.example",
+    ],
+)
+@pytest.mark.parametrize("variable", ["DPW_DJANGOPACKAGES_URL", "DPW_GITHUB_URL", "DPW_PYPI_URL"])
+def test_a_base_url_with_credentials_is_refused_without_echoing_them(variable: str, url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: url})
+    message = str(caught.value)
+    assert message.startswith(f"{variable} carries credentials")
+    assert PASSWORD not in message and "user" not in message.replace("user:password", "")
+    assert "\n" not in message and isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("mirror.example", "is not a base URL with a scheme and a host"),
+        ("/pypi", "is not a base URL with a scheme and a host"),
+        ("http://", "is not a base URL with a scheme and a host"),
+        ("ftp://mirror.example", "must be an http or https URL"),
+        ("file:///etc/passwd", "is not a base URL with a scheme and a host"),
+        ("http://:8000", "has no host"),
+        ("http://mirror.example:port", "has an unusable port"),
+        ("http://[::1", "is not a URL"),
+    ],
+)
+def test_a_malformed_base_url_names_the_variable(url: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DPW_PYPI_URL": url})
+    assert str(caught.value).startswith(f"DPW_PYPI_URL {problem}")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_good_url_passes_in_every_form_the_project_uses() -> None:
+    for url in (
+        "http://127.0.0.1:8000",
+        "https://mirror.example/pypi/",
+        "http://[::1]:8000/",
+        "https://h/p@x",
+    ):
+        assert Settings.from_env({"DPW_PYPI_URL": url}).pypi_url == url
+
+
+def test_settings_made_in_code_are_checked_too() -> None:
+    with pytest.raises(SettingsError, match="^DPW_GITHUB_URL carries credentials"):
+        Settings(github_url=f"https://x:{PASSWORD}@h")
+    with pytest.raises(SettingsError, match="^DPW_DJANGOPACKAGES_URL"):
+        Settings().with_replay("127.0.0.1:8000")
+    assert Settings().with_replay("http://127.0.0.1:8000").pypi_url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize("value", ["20MB", "1.5", "0", "-1", "lots"])
+def test_a_body_cap_that_is_not_a_positive_byte_count_is_refused(value: str) -> None:
+    with pytest.raises(SettingsError, match="^DPW_MAX_BODY_BYTES must be a whole number of bytes"):
+        Settings.from_env({"DPW_MAX_BODY_BYTES": value})
