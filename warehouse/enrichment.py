@@ -1,83 +1,139 @@
-"""Typed rows from the raw GitHub and PyPI documents of a snapshot date."""
+"""Typed rows from the raw GitHub and PyPI documents of a snapshot date.
+
+The documents get the catalogue's policy (``warehouse.parsing``): every field is read non-strictly by its
+rule in the tables below; a document unusable as a whole (not a JSON object, an ``info`` that is not one,
+a repository without a readable star count) is rejected with its reasons and payload, and a field unusable
+alone becomes null. These tables have no ``repairs`` column, so repairs are counted (``Parsed.repaired``),
+not listed. Every raw row is accounted for: a document that did not come (missing, blocked, failed after
+its retries) is a row with that status, so fetched = accepted + rejected for each source.
+"""
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import polars as pl
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from warehouse import contracts
-from warehouse.parsing import parse_timestamp
+from warehouse.parsing import Field, Parsed, decode, quarantine, read_records
 
-_REPO_NODE = pl.Struct(
-    {
-        "databaseId": pl.Int64,
-        "nameWithOwner": pl.String,
-        "stargazerCount": pl.Int64,
-        "forkCount": pl.Int64,
-        "watchers": pl.Struct({"totalCount": pl.Int64}),
-        "issues": pl.Struct({"totalCount": pl.Int64}),
-        "pullRequests": pl.Struct({"totalCount": pl.Int64}),
-        "pushedAt": pl.String,
-        "createdAt": pl.String,
-        "isArchived": pl.Boolean,
-        "isDisabled": pl.Boolean,
-        "licenseInfo": pl.Struct({"spdxId": pl.String}),
-        "defaultBranchRef": pl.Struct({"name": pl.String}),
-        "repositoryTopics": pl.Struct(
-            {"nodes": pl.List(pl.Struct({"topic": pl.Struct({"name": pl.String})}))}
-        ),
-    }
-)
-_PARTICIPATION = pl.Struct({"all": pl.List(pl.Int64), "owner": pl.List(pl.Int64)})
+REPOSITORY_SOURCE = "github/repository"
+PYPI_SOURCE = "pypi/project"
+
+# Raw statuses: the ones whose payload is a document to parse, and the ones that only say what happened.
+# A raw status outside these is a record this code cannot account for, so it is rejected naming it.
+REPOSITORY_DOCUMENTS, REPOSITORY_OUTCOMES = ("ok",), ("missing", "blocked", "failed")
+# "unchanged": the serial had not moved, so the document stored earlier is today's too.
+PYPI_DOCUMENTS, PYPI_OUTCOMES = ("ok", "unchanged"), ("missing", "failed")
+PARTICIPATION_OUTCOMES = ("pending", "missing", "blocked", "failed")
+
+REPOSITORY_FIELDS = [
+    Field("github_id", "databaseId", "int", minimum=1),
+    Field("name_with_owner", "nameWithOwner", "name"),
+    # Without its star and fork counts a repository document is not one.
+    Field("stars", "stargazerCount", "int", required=True, minimum=0),
+    Field("forks", "forkCount", "int", required=True, minimum=0),
+    Field("watchers", "watchers.totalCount", "int", minimum=0),
+    Field("_open_issues", "issues.totalCount", "int", minimum=0),
+    Field("open_pull_requests", "pullRequests.totalCount", "int", minimum=0),
+    Field("pushed_at", "pushedAt", "timestamp"),
+    Field("created_at", "createdAt", "timestamp"),
+    Field("archived", "isArchived", "bool"),
+    Field("disabled", "isDisabled", "bool"),
+    Field("license", "licenseInfo.spdxId", "name"),
+    Field("default_branch", "defaultBranchRef.name", "name"),
+    Field("topics", "repositoryTopics.nodes[].topic.name", "strings"),
+]
+# An answer without a list of weekly counts is no usable answer; an empty list is an unknown series.
+_PARTICIPATION_FIELDS = [Field("participation", "all", "weeks", required=True)]
+
+PYPI_FIELDS = [
+    Field("_info", "info", "object", required=True),
+    Field("version", "info.version", "name"),
+    Field("requires_python", "info.requires_python", "name"),
+    Field("_license_expression", "info.license_expression", "name"),
+    # Many projects paste their whole license text here.
+    Field("_license", "info.license", "text", max_chars=100_000),
+    Field("_classifiers", "info.classifiers", "strings"),
+    Field("last_serial", "last_serial", "int", minimum=0),
+    Field("_releases", "releases", "object"),
+]
+# One row per file of a release (a release without files: one row without a file).
+_FILE_FIELDS = [
+    Field("version", "version", "name", required=True),
+    Field("uploaded_at", "file.upload_time_iso_8601", "timestamp"),
+    Field("yanked", "file.yanked", "bool"),
+    Field("requires_python", "file.requires_python", "name"),
+]
+
+
+def _read_by_status(
+    raw: pl.DataFrame,
+    fields: list[Field],
+    snapshot_date: date,
+    documents: tuple[str, ...],
+    outcomes: tuple[str, ...],
+    decoded: list[tuple[Any, str | None]] | None = None,
+) -> pl.DataFrame:
+    """Raw rows read by ``fields`` where the status carries a document; the other rows with null fields,
+    rejected if their status is not one of ``outcomes``."""
+    is_document = pl.col("status").is_in(documents)
+    docs = read_records(raw.filter(is_document), fields, snapshot_date, decoded)
+    known = " | ".join((*documents, *outcomes))
+    others = raw.filter(~is_document).with_columns(
+        pl.when(pl.col("status").is_in(outcomes))
+        .then(pl.lit([], pl.List(pl.String)))
+        .otherwise(pl.concat_list(pl.format(f"status: not one of {known} ({{}})", pl.col("status"))))
+        .alias("_reasons"),
+        pl.lit([], pl.List(pl.String)).alias("repairs"),
+        pl.lit(snapshot_date).alias("snapshot_date"),
+    )
+    return pl.concat([docs, others], how="diagonal_relaxed").sort("record_key", maintain_order=True)
 
 
 def parse_repositories(
     raw_repos: pl.DataFrame, raw_participation: pl.DataFrame, snapshot_date: date
-) -> pl.DataFrame:
-    """Repository snapshot rows: the GraphQL node per repository plus its participation, if asked for."""
-    # A blocked repository's payload is GitHub's explanation, not a repository.
-    node = pl.when(pl.col("status") == "ok").then(pl.col("payload")).str.json_decode(_REPO_NODE)
-    repos = raw_repos.select(
-        pl.col("record_key").alias("full_name"),
-        pl.col("status"),
-        node.struct.field("databaseId").alias("github_id"),
-        node.struct.field("nameWithOwner").alias("name_with_owner"),
-        node.struct.field("stargazerCount").alias("stars"),
-        node.struct.field("forkCount").alias("forks"),
-        node.struct.field("watchers").struct.field("totalCount").alias("watchers"),
-        (
-            node.struct.field("issues").struct.field("totalCount")
-            + node.struct.field("pullRequests").struct.field("totalCount")
-        ).alias("open_issues"),
-        node.struct.field("pullRequests").struct.field("totalCount").alias("open_pull_requests"),
-        parse_timestamp(node.struct.field("pushedAt")).alias("pushed_at"),
-        parse_timestamp(node.struct.field("createdAt")).alias("created_at"),
-        node.struct.field("isArchived").alias("archived"),
-        node.struct.field("isDisabled").alias("disabled"),
-        node.struct.field("licenseInfo").struct.field("spdxId").alias("license"),
-        node.struct.field("defaultBranchRef").struct.field("name").alias("default_branch"),
-        node.struct.field("repositoryTopics")
-        .struct.field("nodes")
-        .list.eval(pl.element().struct.field("topic").struct.field("name"))
-        .alias("topics"),
-    )
-    participation = raw_participation.select(
-        pl.col("record_key").alias("full_name"),
-        pl.col("status").alias("participation_status"),
-        pl.col("payload").str.json_decode(_PARTICIPATION).struct.field("all").alias("participation"),
-    )
-    frame = repos.join(participation, on="full_name", how="left").with_columns(
-        pl.lit(snapshot_date).alias("snapshot_date")
-    )
-    return frame.select(list(contracts.RepositorySnapshot.to_schema().columns)).sort("full_name")
+) -> Parsed:
+    """Repository snapshot rows (source ``github/repository``): the GraphQL node per repository plus its
+    participation, if asked for.
 
-
-_DJANGO_CLASSIFIER = re.compile(r"^Framework :: Django :: (\d+(?:\.\d+)?)$")
-_PY3_CLASSIFIER = "Programming Language :: Python :: 3"
+    A participation answer that is not a list of weekly counts is no usable answer: its status becomes
+    ``failed``, as if it had never come, and the repository keeps its state (answers are folded into their
+    repository's row, not counted as records of their own).
+    """
+    repos = _read_by_status(
+        raw_repos, REPOSITORY_FIELDS, snapshot_date, REPOSITORY_DOCUMENTS, REPOSITORY_OUTCOMES
+    )
+    answers = (
+        _read_by_status(
+            raw_participation, _PARTICIPATION_FIELDS, snapshot_date, ("ok",), PARTICIPATION_OUTCOMES
+        )
+        .unique("record_key", keep="first", maintain_order=True)
+        .select(
+            "record_key",
+            pl.when(pl.col("_reasons").list.len() > 0)
+            .then(pl.lit("failed"))
+            .otherwise(pl.col("status"))
+            .alias("participation_status"),
+            "participation",
+            pl.col("repairs").alias("_participation_repairs"),
+        )
+    )
+    frame = repos.join(answers, on="record_key", how="left", maintain_order="left").with_columns(
+        pl.col("record_key").alias("full_name"),
+        (pl.col("_open_issues") + pl.col("open_pull_requests")).alias("open_issues"),
+        pl.col("repairs").list.concat(pl.col("_participation_repairs").fill_null([])).alias("repairs"),
+    )
+    return quarantine(
+        frame,
+        snapshot_date=snapshot_date,
+        source=REPOSITORY_SOURCE,
+        model=contracts.RepositorySnapshot,
+        key="full_name",
+    )
 
 
 def _supports_python3(requires_python: str | None, classifiers: list[str]) -> bool | None:
@@ -90,91 +146,108 @@ def _supports_python3(requires_python: str | None, classifiers: list[str]) -> bo
             spec = None
         if spec is not None:
             return any(spec.contains(f"3.{minor}", prereleases=True) for minor in range(15))
-    if any(c.startswith(_PY3_CLASSIFIER) for c in classifiers):
+    if any(c.startswith("Programming Language :: Python :: 3") for c in classifiers):
         return True
     return None
 
 
-def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(pypi_projects rows, release_snapshots rows) from raw PyPI JSON documents.
+def _django_versions(classifiers: pl.Expr) -> pl.Expr:
+    """The Django versions of ``Framework :: Django :: X[.Y]`` classifiers, distinct, in version order."""
+    version = pl.element().str.extract(r"^Framework :: Django :: (\d+(?:\.\d+)?)$", 1)
+    parts = pl.element().str.split(".")
+    major, minor = (parts.list.get(i, null_on_oob=True).cast(pl.Int64, strict=False) for i in (0, 1))
+    return classifiers.list.eval(version.drop_nulls().unique()).list.eval(pl.element().sort_by(major, minor))
 
-    The documents' ``releases`` map is keyed by version, a shape polars cannot type column-wise, so this
-    walks the documents in Python; it runs once per project per day, not in any scoring path.
-    """
-    projects, releases = [], []
-    for name, status, payload in raw.select("record_key", "status", "payload").iter_rows():
-        doc = json.loads(payload) if payload else None
-        # "unchanged": the serial had not moved, so the document stored earlier is today's too.
-        if status not in ("ok", "unchanged") or not isinstance(doc, dict):
-            projects.append({"pypi_name": name, "status": "missing"})
+
+def _release_files(raw: pl.DataFrame, decoded: list[tuple[Any, str | None]]) -> Iterator[dict[str, Any]]:
+    """One item per file of every release of every document (the first document of a name only)."""
+    seen = set()
+    for name, (doc, _) in zip(raw.get_column("record_key"), decoded, strict=True):
+        releases = doc.get("releases") if isinstance(doc, dict) and name not in seen else None
+        seen.add(name)
+        if not isinstance(releases, dict):
             continue
-        info = doc.get("info") or {}
-        classifiers = [c for c in info.get("classifiers") or [] if isinstance(c, str)]
-        project_releases = []
-        for version, files in (doc.get("releases") or {}).items():
-            files = [f for f in files or [] if isinstance(f, dict)]
-            uploads = sorted(
-                str(f.get("upload_time_iso_8601") or "") for f in files if f.get("upload_time_iso_8601")
-            )
-            project_releases.append(
-                {
-                    "pypi_name": name,
-                    "version": version,
-                    "uploaded_at": uploads[0] if uploads else None,
-                    "yanked": bool(files) and all(bool(f.get("yanked")) for f in files),
-                    "requires_python": next(
-                        (f.get("requires_python") for f in files if f.get("requires_python")), None
-                    ),
-                }
-            )
-        releases.extend(project_releases)
-        uploads = [r["uploaded_at"] for r in project_releases if r["uploaded_at"]]
-        projects.append(
+        for version, files in releases.items():
+            # No files: one row that says so; files that are not a list: one row whose "file" is unusable.
+            entries = (files or [None]) if isinstance(files, list) else [files]
+            for file in entries:
+                yield {"pypi_name": name, "version": version, "file": file}
+
+
+def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataFrame]:
+    """(pypi_projects rows with the rejected documents, source ``pypi/project``; release_snapshots rows of the
+    accepted projects) from raw PyPI JSON documents.
+
+    A release whose version is unusable is dropped, and a file's unusable field is null; both count as a
+    repair of the project. Upload times after the snapshot date are unknown, so they never make a release
+    look recent.
+    """
+    documents = raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS))
+    decoded = [decode(payload) for payload in documents.get_column("payload")]
+    items = list(_release_files(documents, decoded))
+    files = read_records(
+        pl.DataFrame(
             {
-                "pypi_name": name,
-                "status": "ok",
-                "version": info.get("version"),
-                "requires_python": info.get("requires_python") or None,
-                "license": info.get("license_expression") or info.get("license") or None,
-                "django_versions": sorted(
-                    {m.group(1) for c in classifiers if (m := _DJANGO_CLASSIFIER.match(c))},
-                    key=lambda v: tuple(int(p) for p in v.split(".")),
-                ),
-                "supports_python3": _supports_python3(info.get("requires_python"), classifiers),
-                "release_count": len(project_releases),
-                "last_release_at": max(uploads) if uploads else None,
-                "last_serial": doc.get("last_serial"),
-            }
+                "pypi_name": [i["pypi_name"] for i in items],
+                "_is_file": [isinstance(i["file"], dict) for i in items],
+            },
+            schema={"pypi_name": pl.String, "_is_file": pl.Boolean},
+        ).with_columns(pl.lit(None, pl.String).alias("payload")),
+        _FILE_FIELDS,
+        snapshot_date,
+        decoded=[(i, None) for i in items],
+    )
+    usable = pl.col("_reasons").list.len() == 0
+    releases = (
+        files.filter(usable)
+        .group_by("pypi_name", "version", maintain_order=True)
+        .agg(
+            pl.col("uploaded_at").min(),
+            (
+                pl.col("_is_file").any() & pl.col("yanked").filter(pl.col("_is_file")).fill_null(False).all()
+            ).alias("yanked"),
+            pl.col("requires_python").drop_nulls().first(),
         )
-    project_schema = {
-        "pypi_name": pl.String,
-        "status": pl.String,
-        "version": pl.String,
-        "requires_python": pl.String,
-        "license": pl.String,
-        "django_versions": pl.List(pl.String),
-        "supports_python3": pl.Boolean,
-        "release_count": pl.Int64,
-        "last_release_at": pl.String,
-        "last_serial": pl.Int64,
-    }
-    release_schema = {
-        "pypi_name": pl.String,
-        "version": pl.String,
-        "uploaded_at": pl.String,
-        "yanked": pl.Boolean,
-        "requires_python": pl.String,
-    }
-    stamp = pl.lit(snapshot_date).alias("snapshot_date")
-    project_frame = pl.DataFrame(projects, schema=project_schema).with_columns(
-        stamp, parse_timestamp(pl.col("last_release_at")).alias("last_release_at")
+        .with_columns(pl.lit(snapshot_date).alias("snapshot_date"))
     )
-    release_frame = pl.DataFrame(releases, schema=release_schema).with_columns(
-        stamp, parse_timestamp(pl.col("uploaded_at")).alias("uploaded_at")
+    per_project = releases.group_by("pypi_name").agg(
+        pl.len().cast(pl.Int64).alias("_release_count"), pl.col("uploaded_at").max().alias("last_release_at")
     )
-    return (
-        project_frame.select(list(contracts.PypiProject.to_schema().columns)).sort("pypi_name"),
-        release_frame.select(list(contracts.ReleaseSnapshot.to_schema().columns)).sort(
-            "pypi_name", "version"
-        ),
+    repaired = files.group_by("pypi_name").agg(
+        ((pl.col("repairs").list.len() > 0) | ~usable).any().alias("_files_repaired")
+    )
+    frame = (
+        _read_by_status(raw, PYPI_FIELDS, snapshot_date, PYPI_DOCUMENTS, PYPI_OUTCOMES, decoded)
+        .with_columns(pl.col("record_key").alias("pypi_name"))
+        .join(per_project, on="pypi_name", how="left", maintain_order="left")
+        .join(repaired, on="pypi_name", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("status").is_in(PYPI_DOCUMENTS))
+            .then(pl.lit("ok"))
+            .otherwise("status")
+            .alias("status"),
+            pl.coalesce("_license_expression", "_license").alias("license"),
+            _django_versions(pl.col("_classifiers")).alias("django_versions"),
+            pl.struct("requires_python", "_classifiers")
+            .map_elements(
+                lambda row: _supports_python3(row["requires_python"], row["_classifiers"] or []),
+                return_dtype=pl.Boolean,
+            )
+            .alias("supports_python3"),
+            # Releases that are not a map of versions are unknown, not none.
+            pl.when(pl.col("_releases").is_not_null())
+            .then(pl.col("_release_count").fill_null(0))
+            .alias("release_count"),
+            pl.when(pl.col("_files_repaired").fill_null(False))
+            .then(pl.col("repairs").list.concat(pl.lit(["releases: entries repaired or dropped"])))
+            .otherwise("repairs")
+            .alias("repairs"),
+        )
+    )
+    projects = quarantine(
+        frame, snapshot_date=snapshot_date, source=PYPI_SOURCE, model=contracts.PypiProject, key="pypi_name"
+    )
+    kept = releases.join(projects.accepted.select("pypi_name"), on="pypi_name", how="semi")
+    return projects, kept.select(list(contracts.ReleaseSnapshot.to_schema().columns)).sort(
+        "pypi_name", "version"
     )

@@ -41,10 +41,13 @@ def github_repository(repo_url: str | None) -> str | None:
     forms; a ``.git`` suffix, trailing slash, query, fragment and deeper paths (``/tree/main/docs``)
     are ignored. Other hosts, profile pages and GitHub's own pages give None.
     """
-    if not repo_url:
+    if not isinstance(repo_url, str) or not repo_url:
         return None
     text = repo_url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: a link to nothing
+        return None
     if parts.scheme and parts.netloc:
         host, path = parts.hostname or "", parts.path
     else:
@@ -87,7 +90,7 @@ def pypi_project_name(pypi_url: str | None) -> str | None:
     Accepts a bare name, ``…/pypi/NAME[/…]``, ``…/project/NAME/`` and a URL pasted inside another
     URL (the segment after the last marker); queries, fragments and deeper paths are ignored.
     """
-    if not pypi_url:
+    if not isinstance(pypi_url, str) or not pypi_url:
         return None
     text = pypi_url.strip()
     if _PROJECT.fullmatch(text):
@@ -96,7 +99,11 @@ def pypi_project_name(pypi_url: str | None) -> str | None:
     if not markers:
         return None
     rest = text[markers[-1].end() :]
-    segment = unquote(urlsplit(rest).path.split("/", 1)[0]).strip()
+    try:
+        path = urlsplit(rest).path
+    except ValueError:
+        return None
+    segment = unquote(path.split("/", 1)[0]).strip()
     return segment if _PROJECT.fullmatch(segment) else None
 
 
@@ -129,12 +136,6 @@ def pypi_names(pypi_url: pl.Expr) -> pl.Expr:
 
 
 def linked_id(link: pl.Expr, resource: str) -> pl.Expr:
-    """The integer id in an API hyperlink such as ``…/api/v4/categories/3/?format=api``."""
-    return link.str.extract(rf"/{resource}/(\d+)/?(?:\?.*)?$", 1).cast(pl.Int64, strict=False)
-
-
-def linked_ids(links_json: pl.Expr, resource: str) -> pl.Expr:
-    """The integer ids of a JSON list of hyperlinks, in order."""
-    return links_json.str.extract_all(rf"/{resource}/\d+/").list.eval(
-        pl.element().str.extract(r"(\d+)", 1).cast(pl.Int64)
-    )
+    """The id in an API hyperlink such as ``…/api/v4/categories/3/?format=api``; null for anything else,
+    an id of 0 or one too large for Int64 included."""
+    return link.str.extract(rf"/{resource}/([1-9]\d*)/?(?:\?.*)?$", 1).cast(pl.Int64, strict=False)

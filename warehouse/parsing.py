@@ -1,18 +1,25 @@
 """Turn raw source records (JSON text as received) into typed rows, repairing what is odd but usable
 and quarantining what is not.
 
-Each field is read with a JSON path, so a value of the wrong JSON type (``"id": "abc"``,
-``"repo_watchers": "many"``) arrives as text and is judged by the field's rule instead of breaking the
-whole frame. A required field that cannot be read rejects the record with a reason naming the field;
-an optional one becomes null and is flagged in ``repairs``. The typed rows then pass the table's pandera
+No record may stop a day, so nothing here is strict. Each payload is decoded once, in Python (the only
+JSON reader that keeps every value: integers of any size, NaN, lone surrogates), into one cell per field:
+the value's JSON type and its text. Everything after that is polars, driven by the policy tables below:
+each field's rule reads its cell non-strictly and says whether the value is usable, usable after a
+repair (control characters stripped, credentials removed, non-strings dropped from a list), or unusable.
+An unusable required field rejects the record with a reason naming the field; an unusable optional one
+becomes null and is flagged in ``repairs``, like every repair. The typed rows then pass the table's pandera
 model (every failure reported), whose failures are rejected as well.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
-from typing import Literal
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
 
 import pandera.polars as pa
 import polars as pl
@@ -20,16 +27,22 @@ import polars as pl
 from warehouse import contracts, identifiers
 from warehouse.scoring import sanitize_weeks
 
-Kind = Literal["int", "text", "bool", "timestamp", "link", "links", "strings", "weeks"]
+Kind = Literal[
+    "int", "text", "name", "url", "bool", "timestamp", "link", "links", "strings", "weeks", "object"
+]
 
 
 @dataclass(frozen=True)
 class Field:
     column: str
+    # JSON path: dotted keys; ``a.b[].c`` reads ``c`` from every element of the list ``a.b``.
     key: str
     kind: Kind
     required: bool = False
     resource: str = ""  # for link fields: the API resource the hyperlink points to
+    minimum: int | None = None  # for int fields
+    max_chars: int = 0  # for text, names, URLs and list entries; 0: the kind's default
+    comma_list: bool = False  # for strings: a comma-separated string is the list too (API v3, old dumps)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,138 @@ class Parsed:
         }
 
 
+# Integers a float holds exactly: a larger count or id is not a faithful reading of anything, and keeps every
+# sum and product downstream inside Int64.
+MAX_INTEGER = 2**53
+# Nothing the sources record precedes the Unix epoch; an earlier time is a placeholder, not a date.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_DEFAULT_MAX_CHARS = {"text": 10_000, "name": 200, "url": 2_000, "strings": 200}
+# Schemes a repository, documentation or PyPI link may use; anything else (javascript:, file:, data:,
+# ftp:) is not a link a reader should follow. Links without a scheme (a bare PyPI name, git@host:path) pass.
+URL_SCHEMES = ("http", "https", "git", "ssh", "git+https", "git+ssh")
+_ANSI = r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+_CONTROLS = rf"{_ANSI}|\p{{Cc}}"
+_CONTROLS_BUT_LINES = rf"{_ANSI}|[\p{{Cc}}--[\t\n\r]]"  # free text keeps its tabs and line breaks
+_CREDENTIALS = r"(?i)^([a-z][a-z0-9+.-]*://)[^/?#@\s]*:[^/?#@\s]*@"
+_SCHEME = r"^([A-Za-z][A-Za-z0-9+-]*):"
+
+# --------------------------------------------------------------------------------------------------------
+# Reading payloads into cells
+# --------------------------------------------------------------------------------------------------------
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", dict: "object", list: "array"}
+
+
+def _int_or_float(digits: str) -> int | float:
+    # Python refuses to convert integers of over 4,300 digits (and to print them); any integer this long is
+    # out of range anyway, and a float keeps it readable as one.
+    limit = sys.get_int_max_str_digits()  # 0: no limit
+    return int(digits) if not limit or len(digits) <= limit else float(digits)
+
+
+def decode(payload: str | None) -> tuple[Any, str | None]:
+    """(the JSON object, None), or (None, why the payload is not one)."""
+    if payload is None:
+        return None, "payload: missing"
+    try:
+        doc = json.loads(payload, parse_int=_int_or_float)
+    except (ValueError, RecursionError) as err:
+        return None, f"payload: not JSON ({str(err)[:80]})"
+    if not isinstance(doc, dict):
+        return None, f"payload: not a JSON object (a JSON {_json_type(doc)})"
+    return doc, None
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), "unknown")
+
+
+def _text(value: Any) -> tuple[str | None, bool]:
+    """A value as text (a string as itself, anything else as compact JSON) and whether a lone surrogate, which
+    has no UTF-8 form, was replaced by U+FFFD."""
+    if value is None:
+        return None, False
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    fixed = _SURROGATE.sub("\ufffd", text)
+    return fixed, fixed != text
+
+
+@dataclass(frozen=True)
+class _Path:
+    head: tuple[str, ...]
+    item: tuple[str, ...] | None  # the path inside each list element, for ``a[].b`` keys
+
+    @classmethod
+    def of(cls, key: str) -> _Path:
+        head, sep, item = key.partition("[]")
+        return cls(_parts(head), _parts(item) if sep else None)
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(part for part in path.split(".") if part)
+
+
+def _walk(value: Any, parts: tuple[str, ...]) -> tuple[str, Any]:
+    """(JSON type, value) at ``parts``; a path that runs into a non-object has the type ``shape``."""
+    for depth, part in enumerate(parts):
+        if value is None:
+            return "null", None
+        if not isinstance(value, dict):
+            where = ".".join(parts[:depth])
+            return "shape", f"{where} is {_text(value)[0]}" if where else _text(value)[0]
+        value = value.get(part)
+    return _json_type(value), value
+
+
+def _cells(doc: Any, fields: list[Field]) -> dict[str, Any]:
+    """One row of cells: per field its JSON type, its text, for lists the text of every element (null where
+    the element is not a string), and whether a lone surrogate was replaced."""
+    row: dict[str, Any] = {}
+    for f in fields:
+        path = _Path.of(f.key)
+        kind, value = _walk(doc, path.head) if doc is not None else ("null", None)
+        text, fixed = (value, False) if kind == "shape" else _text(value)
+        items = None
+        if kind == "array" and f.kind in ("links", "strings"):
+            items = []
+            for element in value:
+                item_kind, item = _walk(element, path.item) if path.item else (_json_type(element), element)
+                item_text, item_fixed = _text(item) if item_kind == "string" else (None, False)
+                items.append(item_text)
+                fixed = fixed or item_fixed
+        row |= {
+            f"_t_{f.column}": kind,
+            f"_x_{f.column}": text,
+            f"_i_{f.column}": items,
+            f"_f_{f.column}": fixed,
+        }
+    return row
+
+
+def _read_cells(docs: Iterable[Any], fields: list[Field]) -> pl.DataFrame:
+    """The cells of ``fields`` for each decoded document (None for a record that is not one)."""
+    schema: dict[str, pl.DataType] = {}
+    for f in fields:
+        schema |= {
+            f"_t_{f.column}": pl.String(),
+            f"_x_{f.column}": pl.String(),
+            f"_i_{f.column}": pl.List(pl.String),
+            f"_f_{f.column}": pl.Boolean(),
+        }
+    return pl.DataFrame([_cells(doc, fields) for doc in docs], schema=schema)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Judging cells: one rule per kind
+# --------------------------------------------------------------------------------------------------------
+
+
+def _clean(text: pl.Expr, *, keep_lines: bool = False) -> pl.Expr:
+    """Text without terminal escape sequences and control characters (NUL, ESC, DEL, C1)."""
+    return text.str.replace_all(_CONTROLS_BUT_LINES if keep_lines else _CONTROLS, "")
+
+
 def parse_timestamp(text: pl.Expr) -> pl.Expr:
     """ISO-8601 with an offset or ``Z`` as UTC; naive values are America/New_York local time (the API
     before djangopackages set USE_TZ on 2026-01-29)."""
@@ -61,111 +206,216 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
     return pl.coalesce(aware, zulu, naive)
 
 
-def _integer(text: pl.Expr) -> pl.Expr:
-    # JSON numbers like 12.0 are whole numbers too; "many", 1.5 and true are not.
-    number = text.cast(pl.Float64, strict=False)
-    whole = number.is_finite() & (number == number.floor()) & (number.abs() < 2**62)
-    return pl.when(whole).then(number.cast(pl.Int64)).otherwise(None)
+def _latest_credible(snapshot_date: date) -> datetime:
+    """The latest time a record of ``snapshot_date`` can truthfully carry: the end of that UTC day. Anything
+    later is unknown, never the future: a commit in 2099 must not raise a score."""
+    return datetime.combine(snapshot_date, time(0), tzinfo=UTC) + timedelta(days=1)
 
 
-def _typed(field: Field, text: pl.Expr) -> pl.Expr:
-    blank = text.is_null() | (text.str.strip_chars() == "")
-    match field.kind:
+@dataclass(frozen=True)
+class _Judged:
+    value: pl.Expr  # the typed value; only used where problem is null
+    problem: pl.Expr  # why the value is unusable (words for "{key}: {problem} ({text})"), else null
+    repairs: tuple[pl.Expr, ...]  # notes on what was repaired, each null when nothing was
+
+
+def _judge(f: Field, latest: datetime) -> _Judged:
+    kind, text = pl.col(f"_t_{f.column}"), pl.col(f"_x_{f.column}")
+    items, fixed = pl.col(f"_i_{f.column}"), pl.col(f"_f_{f.column}")
+    present = kind != "null"
+    is_string = kind == "string"
+    max_chars = f.max_chars or _DEFAULT_MAX_CHARS.get(f.kind, 0)
+
+    def note(condition: pl.Expr, words: str, *args: pl.Expr) -> pl.Expr:
+        words = f"{f.key}: {words}"
+        return pl.when(condition).then(pl.format(words, *args) if args else pl.lit(words))
+
+    surrogates = note(fixed, "lone surrogates replaced by U+FFFD")
+    match f.kind:
         case "int":
-            return _integer(text)
-        case "text":
-            return pl.when(blank).then(None).otherwise(text)
-        case "bool":
-            return pl.when(text == "true").then(True).when(text == "false").then(False).otherwise(None)
-        case "timestamp":
-            return parse_timestamp(text)
-        case "link":
-            return identifiers.linked_id(text, field.resource)
-        case "links":
-            return identifiers.linked_ids(text, field.resource)
-        case "strings":
-            # The API gives a JSON list; API v3 and some dumps give one comma-separated string. The list is
-            # read by pattern, not decoded, so one malformed value cannot fail the whole frame.
-            as_json = text.str.extract_all(r'"(?:[^"\\]|\\.)*"').list.eval(
-                pl.element().str.slice(1, pl.element().str.len_chars() - 2)
+            stripped = text.str.strip_chars()
+            number = stripped.cast(pl.Float64, strict=False)
+            numeric = kind.is_in(["integer", "number"]) | (
+                is_string & stripped.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
             )
-            legacy = text.str.split(",").list.eval(pl.element().str.strip_chars()).list.drop_nulls()
-            return pl.when(blank).then(None).when(text.str.starts_with("[")).then(as_json).otherwise(legacy)
+            fraction = number.is_nan() | (number.is_finite() & (number != number.floor()))
+            huge = number.is_infinite() | (number.abs() > MAX_INTEGER)
+            value = pl.coalesce(stripped.cast(pl.Int64, strict=False), number.cast(pl.Int64, strict=False))
+            low = value < f.minimum if f.minimum is not None else pl.lit(False)
+            problem = (
+                pl.when(present & (~numeric | fraction))
+                .then(pl.lit("not an integer"))
+                .when(present & huge)
+                .then(pl.lit("out of range"))
+                .when(present & low)
+                .then(pl.lit(f"below {f.minimum}"))
+            )
+            converted = note(numeric & (kind != "integer"), "the {} {} read as an integer", kind, text)
+            return _Judged(value, problem, (converted,))
+        case "bool":
+            problem = pl.when(present & (kind != "boolean")).then(pl.lit("not true or false"))
+            return _Judged(text == "true", problem, ())
+        case "text" | "name" | "url":
+            cleaned = _clean(text, keep_lines=f.kind == "text")
+            controls = cleaned.str.len_chars() < text.str.len_chars()
+            credentials = cleaned.str.contains(_CREDENTIALS) if f.kind == "url" else pl.lit(False)
+            if f.kind == "url":
+                cleaned = cleaned.str.replace(_CREDENTIALS, "${1}")
+            scheme = cleaned.str.extract(_SCHEME, 1).str.to_lowercase()
+            blank = cleaned.str.strip_chars() == ""
+            too_long = cleaned.str.len_chars() > max_chars
+            problem = (
+                pl.when(present & ~is_string)
+                .then(pl.lit("not text"))
+                .when(blank & (text.str.strip_chars() != ""))
+                .then(pl.lit("nothing but control characters"))
+            )
+            if f.kind != "text":  # a name or link cut short would name something else
+                problem = problem.when(too_long).then(pl.lit(f"longer than {max_chars:,} characters"))
+            if f.kind == "url":
+                problem = problem.when(scheme.is_not_null() & ~scheme.is_in(URL_SCHEMES)).then(
+                    pl.format("not a web or repository address (scheme {})", scheme)
+                )
+            repairs = [
+                surrogates,
+                note(controls, "control characters removed"),
+                note(credentials, "credentials removed"),
+            ]
+            if f.kind == "text":
+                repairs.append(
+                    note(too_long, "cut to {} of {} characters", pl.lit(max_chars), cleaned.str.len_chars())
+                )
+                cleaned = cleaned.str.slice(0, max_chars)
+            return _Judged(pl.when(~blank).then(cleaned), problem, tuple(repairs))
+        case "timestamp":
+            moment = parse_timestamp(pl.when(is_string).then(text.str.strip_chars()))
+            problem = (
+                pl.when(present & moment.is_null())
+                .then(pl.lit("not an ISO-8601 time"))
+                .when(moment > latest)
+                .then(pl.lit("after the snapshot date"))
+                .when(moment < EARLIEST)
+                .then(pl.lit("before 1970"))
+            )
+            return _Judged(moment, problem, ())
+        case "link":
+            value = identifiers.linked_id(pl.when(is_string).then(text), f.resource)
+            problem = pl.when(present & value.is_null()).then(pl.lit("not a link to an API resource"))
+            return _Judged(value, problem, (surrogates,))
+        case "links":
+            ids = items.list.eval(identifiers.linked_id(pl.element(), f.resource))
+            problem = pl.when(present & (kind != "array")).then(
+                pl.lit("not a list of links to API resources")
+            )
+            unlinked = ids.list.len() - ids.list.drop_nulls().list.len()
+            dropped = note(
+                unlinked > 0, "{} entries that are not links to {} dropped", unlinked, pl.lit(f.resource)
+            )
+            return _Judged(ids.list.drop_nulls(), problem, (dropped,))
+        case "strings":
+            entry = pl.element()
+            commas = is_string & (text.str.strip_chars() != "") if f.comma_list else pl.lit(False)
+            entries = pl.when(kind == "array").then(items).when(commas).then(text.str.split(","))
+            cleaned = entries.list.eval(_clean(entry).str.strip_chars())
+            kept = cleaned.list.eval(
+                entry.filter(entry.is_not_null() & (entry != "") & (entry.str.len_chars() <= max_chars))
+            )
+            usable = (kind == "array") | (is_string & pl.lit(f.comma_list))
+            problem = pl.when(present & ~usable).then(pl.lit("not a list of strings"))
+            dropped = entries.list.len() - kept.list.len()
+            repairs = (
+                surrogates,
+                note(commas, "read from a comma-separated string"),
+                note(
+                    entries.list.eval(entry.str.contains(_CONTROLS)).list.any(), "control characters removed"
+                ),
+                note(
+                    dropped > 0,
+                    "{} of {} entries dropped (not a string, blank or over {} characters)",
+                    dropped,
+                    entries.list.len(),
+                    pl.lit(max_chars),
+                ),
+            )
+            return _Judged(kept, problem, repairs)
         case "weeks":
-            return sanitize_weeks(text).struct.field("weeks")
-    raise ValueError(f"unknown field kind {field.kind!r}")
+            usable = kind.is_in(["array", "string"])
+            info = sanitize_weeks(pl.when(usable).then(text))
+            problem = pl.when(present & ~usable).then(pl.lit("not a list of weekly counts"))
+            repaired = note(
+                info.struct.field("repaired"),
+                "repaired (received {} entries{}, {} invalid counts set to unknown)",
+                info.struct.field("raw_len"),
+                pl.when(info.struct.field("was_string"))
+                .then(pl.lit(" as a comma-separated string"))
+                .otherwise(pl.lit("")),
+                info.struct.field("n_invalid"),
+            )
+            return _Judged(info.struct.field("weeks"), problem, (repaired,))
+        case "object":
+            problem = pl.when(present & (kind != "object")).then(pl.lit("not an object"))
+            return _Judged(text, problem, ())
+    raise ValueError(f"unknown field kind {f.kind!r}")
 
 
-def _unusable(field: Field, text: pl.Expr, typed: pl.Expr) -> pl.Expr:
-    """Whether a value was present but could not be read as its kind."""
-    present = text.is_not_null() & (text.str.strip_chars() != "")
-    if field.kind == "links":
-        return present & (typed.list.len() == 0) & (text != "[]")
-    if field.kind == "weeks":
-        return pl.lit(False)
-    return present & typed.is_null()
-
-
-_KIND_WORDS = {
-    "int": "not an integer",
-    "text": "empty",
-    "bool": "not true or false",
-    "timestamp": "not an ISO-8601 time",
-    "link": "not a link to an API resource",
-    "links": "not a list of links to API resources",
-    "strings": "not a list of strings",
-}
-
-
-def parse_records(
-    raw: pl.DataFrame,
-    fields: list[Field],
-    *,
-    snapshot_date: date,
-    source: str,
-    model: type[pa.DataFrameModel],
-    key: str,
-    derive: tuple[pl.Expr, ...] = (),
-) -> Parsed:
-    """Parse ``raw`` (columns ``record_key``, ``payload``) into rows of ``model`` keyed by column ``key``.
-
-    ``derive`` adds columns computed from the typed fields (identifiers parsed out of links).
-    """
-    texts = raw.select(
-        "record_key",
-        "payload",
-        *[pl.col("payload").str.json_path_match(f"$.{f.key}").alias(f"_raw_{f.column}") for f in fields],
-    )
-    typed_exprs, reject_exprs, repair_exprs = [], [], []
+def _judge_cells(cells: pl.DataFrame, fields: list[Field], snapshot_date: date) -> pl.DataFrame:
+    """One typed column per field, ``_reasons`` (why the record is unusable: an unusable required field) and
+    ``repairs`` (what was repaired, and the optional fields that were unusable and stored as null)."""
+    latest = _latest_credible(snapshot_date)
+    typed, reasons, repairs = [], [], []
     for f in fields:
-        text, typed = pl.col(f"_raw_{f.column}"), _typed(f, pl.col(f"_raw_{f.column}"))
-        typed_exprs.append(typed.alias(f.column))
-        bad = _unusable(f, text, typed)
-        words = _KIND_WORDS.get(f.kind, "unusable")
+        judged = _judge(f, latest)
+        kind, text = pl.col(f"_t_{f.column}"), pl.col(f"_x_{f.column}")
+        shown = _clean(text).str.slice(0, 80)
+        typed.append(pl.when(judged.problem.is_null()).then(judged.value).alias(f.column))
         if f.required:
-            missing = text.is_null() | (text.str.strip_chars() == "")
-            reject_exprs.append(
+            missing = (kind == "null") | ((kind == "string") & (text.str.strip_chars() == ""))
+            reasons.append(
                 pl.when(missing)
                 .then(pl.lit(f"{f.key}: missing"))
-                .when(bad)
-                .then(pl.format(f"{f.key}: {words} ({{}})", text.str.slice(0, 80)))
+                .otherwise(pl.format(f"{f.key}: {{}} ({{}})", judged.problem, shown))
             )
-        elif f.kind == "weeks":
-            repair_exprs.append(_weeks_repair(f, text))
         else:
-            repair_exprs.append(
-                pl.when(bad).then(
-                    pl.format(f"{f.key}: {words} ({{}}); stored as null", text.str.slice(0, 80))
-                )
-            )
-    frame = texts.with_columns(
-        *typed_exprs,
-        pl.concat_list(reject_exprs).list.drop_nulls().alias("_reasons"),
-        pl.concat_list(repair_exprs).list.drop_nulls().alias("repairs")
-        if repair_exprs
+            repairs.append(pl.format(f"{f.key}: {{}} ({{}}); stored as null", judged.problem, shown))
+        repairs.extend(pl.when(judged.problem.is_null()).then(r) for r in judged.repairs)
+    return cells.with_columns(
+        *typed,
+        pl.concat_list(reasons).list.drop_nulls().alias("_reasons")
+        if reasons
+        else pl.lit([], pl.List(pl.String)).alias("_reasons"),
+        pl.concat_list(repairs).list.drop_nulls().alias("repairs")
+        if repairs
         else pl.lit([], pl.List(pl.String)).alias("repairs"),
+    ).drop(f"_{part}_{f.column}" for f in fields for part in "txif")
+
+
+def read_records(
+    raw: pl.DataFrame,
+    fields: list[Field],
+    snapshot_date: date,
+    decoded: list[tuple[Any, str | None]] | None = None,
+) -> pl.DataFrame:
+    """The raw records' columns (``record_key``, ``payload``, ...), one typed column per field, ``_reasons``
+    and ``repairs``; a payload that is not a JSON object has that as its only reason. ``decoded``: the
+    payloads already decoded (``decode``), for a caller that reads more from them."""
+    if decoded is None:
+        decoded = [decode(payload) for payload in raw.get_column("payload")]
+    frame = _judge_cells(_read_cells((doc for doc, _ in decoded), fields), fields, snapshot_date)
+    unreadable = pl.Series("_unreadable", [why for _, why in decoded], dtype=pl.String)
+    return pl.concat([raw, frame], how="horizontal").with_columns(
+        pl.when(unreadable.is_not_null())
+        .then(pl.concat_list(pl.lit(unreadable)))
+        .otherwise(pl.col("_reasons"))
+        .alias("_reasons"),
         pl.lit(snapshot_date).alias("snapshot_date"),
-    ).with_columns(*derive)
+    )
+
+
+def quarantine(
+    frame: pl.DataFrame, *, snapshot_date: date, source: str, model: type[pa.DataFrameModel], key: str
+) -> Parsed:
+    """Split read records (``record_key``, ``payload``, ``_reasons``, ``repairs`` and the model's columns) into
+    the rows ``model`` accepts and ``rejected_records`` rows for the others, keyed by column ``key``."""
     # The listing is newest-first and paged, so a record can come twice; the first copy wins.
     duplicate = (
         pl.col(key).is_not_null() & pl.col(key).is_duplicated() & (pl.int_range(pl.len()).over(key) > 0)
@@ -177,13 +427,13 @@ def parse_records(
         .alias("_reasons")
     )
     columns = list(model.to_schema().columns)
-    readable = frame.filter(pl.col("_reasons").list.len() == 0)
+    readable = frame.filter(pl.col("_reasons").list.len() == 0).with_row_index("row")
     result = contracts.validate(model, readable.select(columns))
     failures = result.failures.group_by("row", maintain_order=True).agg(
         pl.col("field").unique(maintain_order=True).alias("fields"),
         pl.col("reason").str.join("; ").alias("reasons"),
     )
-    failed_rows = readable.with_row_index("row").join(failures, on="row", how="inner")
+    failed_rows = readable.join(failures, on="row", how="inner")
     unreadable = frame.filter(pl.col("_reasons").list.len() > 0).with_columns(
         pl.col("_reasons").list.eval(pl.element().str.extract(r"^([^:]+):", 1)).alias("fields"),
         pl.col("_reasons").list.join("; ").alias("reasons"),
@@ -201,54 +451,61 @@ def parse_records(
             for part in (unreadable, failed_rows)
         ]
     )
-    accepted = result.valid
-    repaired = (
-        accepted.filter(pl.col("repairs").list.len() > 0).height if "repairs" in accepted.columns else 0
-    )
-    return Parsed(accepted=accepted, rejected=rejected, repaired=repaired)
+    # Tables without a repairs column still count their repaired rows for the run's ledger.
+    kept = readable.join(failures, on="row", how="anti")
+    repaired = kept.filter(pl.col("repairs").list.len() > 0).height
+    return Parsed(accepted=result.valid, rejected=rejected, repaired=repaired)
 
 
-def _weeks_repair(f: Field, text: pl.Expr) -> pl.Expr:
-    info = sanitize_weeks(text)
-    return pl.when(info.struct.field("repaired")).then(
-        pl.format(
-            f"{f.key}: repaired (received {{}} entries{{}}, {{}} invalid counts set to unknown)",
-            info.struct.field("raw_len"),
-            pl.when(info.struct.field("was_string"))
-            .then(pl.lit(" as a comma-separated string"))
-            .otherwise(pl.lit("")),
-            info.struct.field("n_invalid"),
-        )
-    )
+def parse_records(
+    raw: pl.DataFrame,
+    fields: list[Field],
+    *,
+    snapshot_date: date,
+    source: str,
+    model: type[pa.DataFrameModel],
+    key: str,
+    derive: tuple[pl.Expr, ...] = (),
+) -> Parsed:
+    """Parse ``raw`` (columns ``record_key``, ``payload``) into rows of ``model`` keyed by column ``key``.
 
+    ``derive`` adds columns computed from the typed fields (identifiers parsed out of links).
+    """
+    frame = read_records(raw, fields, snapshot_date).with_columns(*derive)
+    return quarantine(frame, snapshot_date=snapshot_date, source=source, model=model, key=key)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The djangopackages policy tables
+# --------------------------------------------------------------------------------------------------------
 
 PACKAGE_FIELDS = [
-    Field("package_id", "id", "int", required=True),
-    Field("slug", "slug", "text", required=True),
-    Field("title", "title", "text", required=True),
+    Field("package_id", "id", "int", required=True, minimum=1),
+    Field("slug", "slug", "name", required=True),
+    Field("title", "title", "text", required=True, max_chars=500),
     Field("category_id", "category", "link", resource="categories"),
     Field("grid_ids", "grids", "links", resource="grids"),
-    Field("repo_url", "repo_url", "text"),
-    Field("pypi_version", "pypi_version", "text"),
-    Field("documentation_url", "documentation_url", "text"),
+    Field("repo_url", "repo_url", "url"),
+    Field("pypi_version", "pypi_version", "name"),
+    Field("documentation_url", "documentation_url", "url"),
     Field("repo_description", "repo_description", "text"),
-    Field("stars", "repo_watchers", "int", required=True),
-    Field("forks", "repo_forks", "int", required=True),
-    Field("participants", "participants", "strings"),
+    Field("stars", "repo_watchers", "int", required=True, minimum=0),
+    Field("forks", "repo_forks", "int", required=True, minimum=0),
+    Field("participants", "participants", "strings", comma_list=True),
     Field("commits_over_52", "commits_over_52", "weeks"),
     Field("last_updated_at", "last_updated", "timestamp"),
     Field("last_fetched_at", "last_fetched", "timestamp", required=True),
     Field("created_at", "created", "timestamp"),
     Field("modified_at", "modified", "timestamp"),
     # read only to derive identifiers below
-    Field("_pypi_url", "pypi_url", "text"),
+    Field("_pypi_url", "pypi_url", "url"),
 ]
 
 CATEGORY_FIELDS = [
-    Field("category_id", "id", "int", required=True),
-    Field("slug", "slug", "text", required=True),
-    Field("title", "title", "text", required=True),
-    Field("title_plural", "title_plural", "text"),
+    Field("category_id", "id", "int", required=True, minimum=1),
+    Field("slug", "slug", "name", required=True),
+    Field("title", "title", "text", required=True, max_chars=500),
+    Field("title_plural", "title_plural", "text", max_chars=500),
     Field("description", "description", "text"),
     Field("show_pypi", "show_pypi", "bool"),
     Field("created_at", "created", "timestamp"),
@@ -256,14 +513,20 @@ CATEGORY_FIELDS = [
 ]
 
 GRID_FIELDS = [
-    Field("grid_id", "id", "int", required=True),
-    Field("slug", "slug", "text", required=True),
-    Field("title", "title", "text", required=True),
+    Field("grid_id", "id", "int", required=True, minimum=1),
+    Field("slug", "slug", "name", required=True),
+    Field("title", "title", "text", required=True, max_chars=500),
     Field("description", "description", "text"),
     Field("is_locked", "is_locked", "bool"),
     Field("header", "header", "bool"),
     Field("created_at", "created", "timestamp"),
     Field("modified_at", "modified", "timestamp"),
+]
+
+# What grid_memberships reads from a grid: its id and the packages it links to.
+_MEMBERSHIP_FIELDS = [
+    Field("grid_id", "id", "int", minimum=1),
+    Field("package_id", "packages", "links", resource="packages"),
 ]
 
 
@@ -314,13 +577,14 @@ def grid_memberships(packages: pl.DataFrame, raw_grids: pl.DataFrame, snapshot_d
     Only accepted packages appear, so every pair joins to a package row of the same date.
     """
     from_packages = packages.select(pl.col("grid_ids").alias("grid_id"), "package_id").explode("grid_id")
-    from_grids = raw_grids.select(
-        _integer(pl.col("payload").str.json_path_match("$.id")).alias("grid_id"),
-        identifiers.linked_ids(pl.col("payload").str.json_path_match("$.packages"), "packages").alias(
-            "package_id"
-        ),
-    ).explode("package_id")
-    pairs = pl.concat([from_packages, from_grids]).drop_nulls().unique().sort("grid_id", "package_id")
+    from_grids = read_records(raw_grids, _MEMBERSHIP_FIELDS, snapshot_date).select("grid_id", "package_id")
+    pairs = (
+        pl.concat([from_packages, from_grids.explode("package_id")])
+        .drop_nulls()
+        .filter(pl.col("grid_id") >= 1)
+        .unique()
+        .sort("grid_id", "package_id")
+    )
     return pairs.join(packages.select("package_id"), on="package_id", how="semi").select(
         pl.lit(snapshot_date).alias("snapshot_date"), "grid_id", "package_id"
     )

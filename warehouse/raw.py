@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass
 from datetime import date
@@ -43,10 +44,27 @@ def read_raw(wh: Warehouse, snapshot_date: date, source: str) -> pl.DataFrame:
     )
 
 
+# A key names a record for people and joins; the payload keeps the whole id however long it is.
+_KEY_CHARS = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def record_key(record: Any) -> str:
     """A record's id as text; JSON text for ids of the wrong type, so a bad record keeps a readable key."""
     value = record.get("id") if isinstance(record, dict) else None
-    return value if isinstance(value, str) else json.dumps(value)
+    key = value if isinstance(value, str) else json.dumps(value)
+    return _escape_surrogates(key)[:_KEY_CHARS]
+
+
+def _escape_surrogates(text: str) -> str:
+    # A lone surrogate (a "\ud800" escape without its pair) is valid JSON but has no UTF-8 form; its JSON
+    # escape is the same value, losslessly, and every other character stays as received.
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _payload_text(payload: Any) -> str:
+    """A payload as compact JSON text, stored as received."""
+    return _escape_surrogates(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
 
 
 def raw_frame(snapshot_date: date, source: str, items: Iterable[tuple[str, str, Any]]) -> pl.DataFrame:
@@ -55,11 +73,9 @@ def raw_frame(snapshot_date: date, source: str, items: Iterable[tuple[str, str, 
         {
             "snapshot_date": snapshot_date,
             "source": source,
-            "record_key": key,
+            "record_key": _escape_surrogates(key),
             "status": status,
-            "payload": None
-            if payload is None
-            else json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+            "payload": None if payload is None else _payload_text(payload),
         }
         for key, status, payload in items
     ]

@@ -7,7 +7,8 @@ from tests.conftest import sample_packages
 from warehouse.parsing import grid_memberships, parse_categories, parse_packages, parse_timestamp
 from warehouse.raw import raw_frame, record_key
 
-DAY = date(2026, 2, 17)
+# The sample bundle's date (the day after its newest fetch): no record of it is from the future.
+DAY = date(2026, 5, 28)
 
 
 def _raw(records, source="djangopackages/packages"):
@@ -44,7 +45,7 @@ def test_real_sample_parses_with_types_and_identifiers():
         ({"repo_watchers": "many"}, "repo_watchers", "repo_watchers: not an integer (many)"),
         ({"last_fetched": "yesterday"}, "last_fetched", "last_fetched: not an ISO-8601 time (yesterday)"),
         ({"slug": ""}, "slug", "slug: missing"),
-        ({"repo_forks": -3}, "forks", "forks: fails greater_than_or_equal_to(0) (value -3)"),
+        ({"repo_forks": -3}, "repo_forks", "repo_forks: below 0 (-3)"),
     ],
 )
 def test_unusable_key_fields_are_rejected_with_the_field_named(changes, field, reason):
@@ -149,3 +150,13 @@ def test_python3_support_follows_djangopackages_rule(requires_python, classifier
     from warehouse.enrichment import _supports_python3
 
     assert _supports_python3(requires_python, classifiers) is expected
+
+
+@pytest.mark.parametrize(
+    "value", [None, "", ["https://github.com/a/b"], {"url": "x"}, 5, "http://[::1", "https://[x/a/b"]
+)
+def test_identifiers_of_anything_that_is_not_a_link_are_none(value):
+    from warehouse.identifiers import github_repository, pypi_project_name
+
+    assert github_repository(value) is None
+    assert pypi_project_name(value) is None
