@@ -1,0 +1,321 @@
+from datetime import date
+
+import polars as pl
+import pytest
+
+from warehouse.guards import GUARD_NAMES, DayFacts, GuardResult, Thresholds, day_facts, evaluate
+from warehouse.raw import RAW_SCHEMA, raw_frame
+from warehouse.store import Warehouse
+
+D1, D2 = date(2026, 2, 17), date(2026, 2, 18)
+DEFAULTS = Thresholds()
+PACKAGE = {
+    "id": 1,
+    "title": "Django Foo",
+    "slug": "django-foo",
+    "category": "https://djangopackages.org/api/v4/categories/1/",
+    "grids": [],
+    "repo_url": "https://github.com/foo/django-foo",
+    "repo_description": "Foo for Django",
+    "repo_watchers": 10,
+    "repo_forks": 2,
+    "pypi_version": "1.0",
+    "pypi_url": "https://pypi.org/project/django-foo/",
+    "documentation_url": None,
+    "participants": "alice",
+    "commits_over_52": [],
+    "last_updated": None,
+    "last_fetched": "2026-02-16T10:00:00-05:00",
+    "created": "2020-01-01T00:00:00-05:00",
+    "modified": "2026-02-16T10:00:00-05:00",
+    "_source": "provenance, never an API field",
+}
+CATEGORY = {
+    "id": 1,
+    "title": "App",
+    "slug": "apps",
+    "title_plural": "Apps",
+    "description": "",
+    "show_pypi": True,
+}
+GRID = {"id": 1, "title": "Forms", "slug": "forms", "is_locked": False, "header": False, "packages": []}
+REJECTED_SCHEMA = {
+    "snapshot_date": pl.Date,
+    "source": pl.String,
+    "record_key": pl.String,
+    "fields": pl.List(pl.String),
+    "reasons": pl.String,
+    "payload": pl.String,
+}
+
+
+@pytest.fixture
+def wh(tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as warehouse:
+        yield warehouse
+
+
+def _page(name, count, status="ok", error=None, offset=0):
+    path = f"/api/v4/{name}/?limit=1000&offset={offset}"
+    return path, status, {"list": name, "count": count, "results": [], "error": error}
+
+
+def _store(wh, day, *, packages=100, package=None, pages=None, rejected=(), records=()):
+    """A captured day: ``packages`` copies of ``package`` (ids 0..n-1), one category, one grid, 20 GitHub
+    repositories, pages whose counts match unless ``pages`` is given; ``rejected`` holds (source, reasons);
+    ``records`` are extra (source, payload text) raw rows."""
+    record = package or PACKAGE
+    pages = (
+        pages
+        if pages is not None
+        else [_page("packages", packages), _page("categories", 1), _page("grids", 1)]
+    )
+    raw = pl.concat(
+        [
+            raw_frame(
+                day, "djangopackages/packages", ((str(i), "ok", {**record, "id": i}) for i in range(packages))
+            ),
+            raw_frame(day, "djangopackages/categories", [("1", "ok", CATEGORY)]),
+            raw_frame(day, "djangopackages/grids", [("1", "ok", GRID)]),
+            raw_frame(day, "github/repository", ((f"foo/r{i}", "ok", {"id": i}) for i in range(20))),
+            raw_frame(day, "djangopackages/pages", pages),
+            pl.DataFrame(
+                [
+                    {"snapshot_date": day, "source": s, "record_key": "x", "status": "ok", "payload": p}
+                    for s, p in records
+                ],
+                schema=RAW_SCHEMA,
+            ),
+        ]
+    )
+    rejects = pl.DataFrame(
+        [
+            {
+                "snapshot_date": day,
+                "source": s,
+                "record_key": str(i),
+                "fields": [],
+                "reasons": r,
+                "payload": "{}",
+            }
+            for i, (s, r) in enumerate(rejected)
+        ],
+        schema=REJECTED_SCHEMA,
+    )
+    wh.replace_partitions(day, {"raw_records": raw, "rejected_records": rejects})
+    return day_facts(wh, day)
+
+
+def _guard(results: list[GuardResult], name: str) -> GuardResult:
+    return next(r for r in results if r.name == name)
+
+
+def _judge(wh, name, today, previous=None, thresholds=DEFAULTS):
+    before = None if previous is None else _store(wh, D1, **previous)
+    return _guard(evaluate(_store(wh, D2, **today), before, thresholds), name)
+
+
+def test_day_facts_reads_counts_pages_and_fields(wh):
+    facts = _store(
+        wh,
+        D1,
+        packages=3,
+        pages=[
+            _page("packages", 2),
+            _page("packages", 3, offset=1000),
+            _page("grids", 9, status="invalid", error="text/html answer"),
+        ],
+        rejected=[("github/repository", "stars: not an integer (many); forks: missing")],
+        records=[("djangopackages/packages", "not json"), ("djangopackages/packages", "[1, 2]")],
+    )
+    assert facts == DayFacts(
+        day=D1,
+        fetched={
+            "djangopackages/packages": 5,
+            "djangopackages/categories": 1,
+            "djangopackages/grids": 1,
+            "github/repository": 20,
+        },
+        rejected={"github/repository": 1},
+        top_reasons={"github/repository": "forks: missing"},
+        reported={"packages": 3},
+        invalid_pages={"/api/v4/grids/?limit=1000&offset=0": "text/html answer"},
+        keys={
+            "djangopackages/packages": frozenset(k for k in PACKAGE if not k.startswith("_")),
+            "djangopackages/categories": frozenset(CATEGORY),
+            "djangopackages/grids": frozenset(GRID),
+        },
+        filled={
+            "djangopackages/packages": frozenset(PACKAGE) - {"documentation_url", "last_updated", "_source"},
+            "djangopackages/categories": frozenset(CATEGORY),
+            "djangopackages/grids": frozenset(GRID),
+        },
+    )
+
+
+def test_a_good_first_day_passes_every_guard_with_nothing_to_compare(wh):
+    results = evaluate(_store(wh, D1), None, Thresholds())
+    assert [r.name for r in results] == list(GUARD_NAMES)
+    assert {r.level for r in results} == {"ok"}
+    for name in ("packages_vanished", "field_vanished"):
+        result = _guard(results, name)
+        assert result.value is None and "first stored day" in result.message
+
+
+def test_a_good_second_day_passes_every_guard(wh):
+    results = evaluate(_store(wh, D2), _store(wh, D1), Thresholds())
+    assert [(r.name, r.level, r.value) for r in results] == [
+        ("packages_vanished", "ok", 0.0),
+        ("count_mismatch", "ok", 0.0),
+        ("reject_share", "ok", 0.0),
+        ("field_vanished", "ok", 0.0),
+        ("invalid_page", "ok", 0.0),
+        ("unknown_fields", "ok", 0.0),
+    ]
+    assert all("\n" not in r.message for r in results)
+
+
+@pytest.mark.parametrize(
+    ("today", "level", "value"),
+    [
+        (120, "ok", 0.0),
+        (90, "ok", 0.1),
+        (89, "warn", 0.11),
+        (70, "warn", 0.3),
+        (69, "fail", 0.31),
+        (40, "fail", 0.6),
+    ],
+)
+def test_packages_vanished(wh, today, level, value):
+    result = _judge(wh, "packages_vanished", {"packages": today}, {"packages": 100})
+    assert (result.level, result.value) == (level, value)
+    assert "djangopackages/packages" in result.message
+    assert f"{today:,} records on {D2}, 100 on {D1}" in result.message
+
+
+def test_packages_vanished_after_a_day_without_packages_has_nothing_to_compare(wh):
+    result = _judge(wh, "packages_vanished", {}, {"packages": 0})
+    assert (result.level, result.value) == ("ok", None)
+
+
+@pytest.mark.parametrize(
+    ("reported", "level", "value"),
+    [
+        (100, "ok", 0.0),
+        (101, "warn", 1 / 101),
+        (102, "warn", 2 / 102),
+        (103, "fail", 3 / 103),
+        (97, "fail", 3 / 97),
+    ],
+)
+def test_count_mismatch(wh, reported, level, value):
+    # The count may grow during a crawl: the largest a page reported is the one to reach.
+    pages = [_page("packages", 50), _page("packages", reported, offset=1000), _page("grids", 1)]
+    result = _judge(wh, "count_mismatch", {"packages": 100, "pages": pages})
+    assert (result.level, result.value) == (level, value)
+    if level == "ok":
+        assert result.message.startswith("records fetched match the API's count: packages 100, grids 1")
+    else:
+        assert result.message.startswith(f"packages list: 100 records fetched, the API reported {reported},")
+    assert "no page of categories reported a count" in result.message
+
+
+def test_count_mismatch_names_every_list_that_differs_worst_first(wh):
+    pages = [_page("packages", 101), _page("categories", 2), _page("grids", 1)]
+    result = _judge(wh, "count_mismatch", {"packages": 100, "pages": pages})
+    assert (result.level, result.value) == ("fail", 0.5)
+    assert result.message.index("categories list: 1 records fetched") < result.message.index(
+        "packages list: 100"
+    )
+
+
+def test_count_mismatch_without_any_reported_count_is_ok(wh):
+    result = _judge(wh, "count_mismatch", {"pages": []})
+    assert (result.level, result.value) == ("ok", None)
+    assert "no list page reported a count" in result.message
+
+
+@pytest.mark.parametrize(
+    ("stars", "ids", "level"), [(0, 0, "ok"), (1, 0, "ok"), (2, 1, "warn"), (3, 1, "warn"), (4, 1, "fail")]
+)
+def test_reject_share(wh, stars, ids, level):
+    rejected = [("github/repository", "stars: not an integer (many)")] * stars
+    rejected += [("github/repository", "id: missing")] * ids
+    result = _judge(wh, "reject_share", {"rejected": rejected})
+    assert (result.level, result.value) == (level, (stars + ids) / 20)
+    if stars:
+        assert f"github/repository: {stars + ids} of 20 rejected" in result.message
+        assert 'most often "stars: not an integer"' in result.message
+
+
+def test_reject_share_names_the_worst_source_first(wh):
+    rejected = [("djangopackages/categories", "slug: missing")] + [("github/repository", "id: missing")] * 2
+    result = _judge(wh, "reject_share", {"rejected": rejected})
+    assert (result.level, result.value) == ("fail", 1.0)
+    assert result.message.startswith(
+        'djangopackages/categories: 1 of 1 rejected (100.0%), most often "slug: missing"'
+    )
+    assert "github/repository: 2 of 20 rejected (10.0%)" in result.message
+
+
+@pytest.mark.parametrize(
+    ("today", "level", "value"),
+    [
+        ({}, "ok", 0.0),
+        ({"repo_description": None}, "fail", 1.0),
+        ({"repo_description": None, "pypi_version": None}, "fail", 2.0),
+        ({"last_updated": None}, "ok", 0.0),  # null on both days: it had no value to lose
+    ],
+)
+def test_field_vanished(wh, today, level, value):
+    result = _judge(wh, "field_vanished", {"package": {**PACKAGE, **today}}, {})
+    assert (result.level, result.value) == (level, value)
+    if level == "fail":
+        assert result.message.startswith("djangopackages/packages: ")
+        assert all(f'"{field}"' in result.message for field in today)
+
+
+def test_field_vanished_when_the_key_is_gone_and_one_record_keeps_it(wh):
+    gone = {k: v for k, v in PACKAGE.items() if k != "repo_description"}
+    result = _judge(wh, "field_vanished", {"package": gone}, {})
+    assert (result.level, result.value) == ("fail", 1.0)
+    kept = [("djangopackages/packages", '{"id": 7, "repo_description": "still here"}')]
+    result = _judge(wh, "field_vanished", {"package": gone, "records": kept}, {})
+    assert (result.level, result.value) == ("ok", 0.0)
+
+
+def test_invalid_page(wh):
+    pages = [
+        _page("packages", 100),
+        _page("packages", None, status="invalid", error="not JSON: text/html", offset=1000),
+        _page("grids", None, status="invalid", error=None),
+    ]
+    result = _judge(wh, "invalid_page", {"pages": pages})
+    assert (result.level, result.value) == ("fail", 2.0)
+    assert result.message.endswith(
+        '"/api/v4/grids/?limit=1000&offset=0" ("status invalid"), '
+        '"/api/v4/packages/?limit=1000&offset=1000" ("not JSON: text/html")'
+    )
+
+
+def test_unknown_fields(wh):
+    package = {**PACKAGE, "license": "MIT", "_truncated": True, "bad\nkey": None}
+    result = _judge(wh, "unknown_fields", {"package": package})
+    assert (result.level, result.value) == ("warn", 2.0)
+    assert 'djangopackages/packages: "bad\\nkey", "license"' in result.message
+    assert "\n" not in result.message
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"vanish_warn": 1.5}, {"count_fail": -0.1}, {"reject_warn": float("nan")}, {"vanish_warn": 0.4}],
+)
+def test_thresholds_must_be_ordered_shares(settings):
+    with pytest.raises(ValueError, match=next(iter(settings))):
+        Thresholds(**settings)
+
+
+def test_thresholds_decide_the_levels(wh):
+    strict = Thresholds(vanish_warn=0.0, vanish_fail=0.05)
+    result = _judge(wh, "packages_vanished", {"packages": 94}, {"packages": 100}, strict)
+    assert (result.level, result.value) == ("fail", 0.06)
