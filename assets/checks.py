@@ -1,4 +1,5 @@
-"""Asset checks generated from the pandera table models: the stored partition must match its contract."""
+"""Asset checks generated from the pandera table models: a partition must match its contract before it is
+staged, and a blocking check keeps a failing date from being published."""
 
 from __future__ import annotations
 
@@ -12,17 +13,17 @@ def contract_check_spec(table: str) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         name="matches_contract",
         asset=table,
-        # Rows that break their contract must not flow on into scores and marts.
+        # Rows that break their contract must not flow on into scores, marts or the published date.
         blocking=True,
-        description=f"Every stored row of the partition passes the {TABLE_MODELS[table].__name__} model.",
+        description=f"Every row of the partition passes the {TABLE_MODELS[table].__name__} model.",
     )
 
 
-def contract_check_result(table: str, stored: pl.DataFrame) -> dg.AssetCheckResult:
-    """Validate a stored partition lazily: all failing rows and checks are reported, not the first."""
+def contract_check_result(table: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
+    """Validate a partition lazily: all failing rows and checks are reported, not the first."""
     model = TABLE_MODELS[table]
     try:
-        failures = validate(model, stored.select(list(model.to_schema().columns))).failures
+        failures = validate(model, frame.select(list(model.to_schema().columns))).failures
     except (ValueError, pl.exceptions.ColumnNotFoundError) as err:
         return dg.AssetCheckResult(
             asset_key=table, check_name="matches_contract", passed=False, metadata={"error": str(err)}
@@ -32,7 +33,7 @@ def contract_check_result(table: str, stored: pl.DataFrame) -> dg.AssetCheckResu
         check_name="matches_contract",
         passed=failures.height == 0,
         metadata={
-            "rows": stored.height,
+            "rows": frame.height,
             "failing_rows": failures.get_column("row").n_unique(),
             "failures": dg.MetadataValue.md(
                 "\n".join(f"- row {r}: {reason}" for r, _, reason in failures.head(20).iter_rows()) or "none"

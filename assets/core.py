@@ -1,17 +1,20 @@
 """Validated core tables: typed snapshots of each source's records, rejects quarantined with reasons.
 
-Each is a pure function of the date's raw rows, so a past date recomputes without a request.
+Each is a pure function of the date's raw rows, so a past date recomputes without a request. Every frame
+is checked against its contract before it is staged; the run publishes the date only when all checks pass.
 """
 
+from collections.abc import Collection
 from datetime import date
 
 import dagster as dg
 import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
-from assets.partitions import partition_date, table_spec
+from assets.partitions import partition_date, table_metadata, table_spec
 from assets.raw import DJANGOPACKAGES_SOURCES, raw_djangopackages, raw_github, raw_pypi
 from assets.resources import WarehouseResource
+from assets.staging import staged
 from warehouse import enrichment, parsing
 from warehouse.raw import read_raw
 from warehouse.store import Warehouse
@@ -25,12 +28,39 @@ CATALOG_TABLES = {
 }
 
 
-def _write_and_check(
-    wh: Warehouse, day: date, frames: dict[str, pl.DataFrame], scope: dict | None = None
+def check_and_stage(
+    wh: Warehouse,
+    day: date,
+    frames: dict[str, pl.DataFrame],
+    scope: dict | None = None,
+    *,
+    reported: Collection[str],
 ) -> list[dg.AssetCheckResult]:
-    """Write the partition in one transaction, then check what was stored against each contract."""
-    wh.replace_partitions(day, frames, scope=scope)
-    return [contract_check_result(table, wh.partition(table, day)) for table in frames]
+    """Check every frame against its contract, then stage the partition in one transaction; nothing is
+    written when a frame fails (its blocking check stops the run before anything is published).
+
+    The checks of the ``reported`` tables are returned for the asset to yield; a table this step does not
+    own (its rejects, in the catalog's ``rejected_records``) cannot carry its check, so a failure there
+    fails the step instead.
+    """
+    checks = {table: contract_check_result(table, frame) for table, frame in frames.items()}
+    if all(check.passed for check in checks.values()):
+        wh.replace_partitions(day, frames, scope=scope)
+    foreign = [table for table, check in checks.items() if table not in reported and not check.passed]
+    if foreign:
+        raise dg.Failure(f"{', '.join(foreign)}: rows fail their contract; nothing was staged for {day}")
+    return [checks[table] for table in reported]
+
+
+def materializations(
+    frames: dict[str, pl.DataFrame], extra: dict[str, dict] | None = None
+) -> list[dg.MaterializeResult]:
+    return [
+        dg.MaterializeResult(
+            asset_key=table, metadata={**table_metadata(table, frame.height), **(extra or {}).get(table, {})}
+        )
+        for table, frame in frames.items()
+    ]
 
 
 @dg.multi_asset(
@@ -39,7 +69,7 @@ def _write_and_check(
 )
 def djangopackages_catalog(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     day = partition_date(context)
-    with warehouse.open() as wh:
+    with staged(context, warehouse) as wh:
         packages = parsing.parse_packages(read_raw(wh, day, "djangopackages/packages"), day)
         categories = parsing.parse_categories(read_raw(wh, day, "djangopackages/categories"), day)
         raw_grids = read_raw(wh, day, "djangopackages/grids")
@@ -51,66 +81,78 @@ def djangopackages_catalog(context: dg.AssetExecutionContext, warehouse: Warehou
             "grid_package_snapshots": parsing.grid_memberships(packages.accepted, raw_grids, day),
             "rejected_records": pl.concat([packages.rejected, categories.rejected, grids.rejected]),
         }
-        checks = _write_and_check(
-            wh, day, frames, scope={"rejected_records": ("source", DJANGOPACKAGES_SOURCES)}
+        checks = check_and_stage(
+            wh,
+            day,
+            frames,
+            scope={"rejected_records": ("source", DJANGOPACKAGES_SOURCES)},
+            reported=list(CATALOG_TABLES),
         )
     for name, parsed in (("packages", packages), ("categories", categories), ("grids", grids)):
         context.log.info(f"{name}: {parsed.counts}")
-    for table, frame in frames.items():
-        metadata: dict[str, object] = {"rows": frame.height}
-        if table == "package_snapshots":
-            metadata.update({f"records_{k}": v for k, v in packages.counts.items()})
-        yield dg.MaterializeResult(asset_key=table, metadata=metadata)
-    yield from checks
-
-
-@dg.multi_asset(
-    specs=[
-        table_spec(
-            "repository_snapshots",
-            "One row per GitHub repository linked from a package: its state and participation on the date.",
-            [raw_github],
-            "core",
-        )
-    ],
-    check_specs=[contract_check_spec("repository_snapshots")],
-)
-def github_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    day = partition_date(context)
-    with warehouse.open() as wh:
-        frame = enrichment.parse_repositories(
-            read_raw(wh, day, "github/repository"), read_raw(wh, day, "github/participation"), day
-        )
-        checks = _write_and_check(wh, day, {"repository_snapshots": frame})
-    yield dg.MaterializeResult(
-        asset_key="repository_snapshots",
-        metadata={"rows": frame.height, "missing": frame.filter(pl.col("status") != "ok").height},
+    yield from materializations(
+        frames, {"package_snapshots": {f"records_{k}": v for k, v in packages.counts.items()}}
     )
     yield from checks
 
 
+GITHUB_TABLES = {
+    "repository_snapshots": "One row per GitHub repository linked from a package: its state and participation on the date.",
+}
+
+
 @dg.multi_asset(
-    specs=[
-        table_spec(
-            "pypi_projects",
-            "One row per PyPI project linked from a package: its latest metadata on the date.",
-            [raw_pypi],
-            "core",
-        ),
-        table_spec(
-            "release_snapshots",
-            "One row per released version of a linked PyPI project, as PyPI listed it on the date.",
-            [raw_pypi],
-            "core",
-        ),
-    ],
-    check_specs=[contract_check_spec("pypi_projects"), contract_check_spec("release_snapshots")],
+    specs=[table_spec(table, text, [raw_github], "core") for table, text in GITHUB_TABLES.items()],
+    check_specs=[contract_check_spec("repository_snapshots")],
+)
+def github_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    day = partition_date(context)
+    with staged(context, warehouse) as wh:
+        parsed = enrichment.parse_repositories(
+            read_raw(wh, day, "github/repository"), read_raw(wh, day, "github/participation"), day
+        )
+        frames = {"repository_snapshots": parsed.accepted}
+        checks = check_and_stage(
+            wh,
+            day,
+            {**frames, "rejected_records": parsed.rejected},
+            scope={"rejected_records": ("source", ["github/repository"])},
+            reported=list(GITHUB_TABLES),
+        )
+    accepted = parsed.accepted
+    yield from materializations(
+        frames,
+        {
+            "repository_snapshots": {
+                "rejected": parsed.rejected.height,
+                "not_ok": accepted.filter(pl.col("status") != "ok").height,
+            }
+        },
+    )
+    yield from checks
+
+
+PYPI_TABLES = {
+    "pypi_projects": "One row per PyPI project linked from a package: its latest metadata on the date.",
+    "release_snapshots": "One row per released version of a linked PyPI project, as PyPI listed it on the date.",
+}
+
+
+@dg.multi_asset(
+    specs=[table_spec(table, text, [raw_pypi], "core") for table, text in PYPI_TABLES.items()],
+    check_specs=[contract_check_spec(table) for table in PYPI_TABLES],
 )
 def pypi_releases(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     day = partition_date(context)
-    with warehouse.open() as wh:
+    with staged(context, warehouse) as wh:
         projects, releases = enrichment.parse_pypi(read_raw(wh, day, "pypi/project"), day)
-        checks = _write_and_check(wh, day, {"pypi_projects": projects, "release_snapshots": releases})
-    yield dg.MaterializeResult(asset_key="pypi_projects", metadata={"rows": projects.height})
-    yield dg.MaterializeResult(asset_key="release_snapshots", metadata={"rows": releases.height})
+        frames = {"pypi_projects": projects.accepted, "release_snapshots": releases}
+        checks = check_and_stage(
+            wh,
+            day,
+            {**frames, "rejected_records": projects.rejected},
+            scope={"rejected_records": ("source", ["pypi/project"])},
+            reported=list(PYPI_TABLES),
+        )
+    yield from materializations(frames, {"pypi_projects": {"rejected": projects.rejected.height}})
     yield from checks

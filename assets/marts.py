@@ -1,18 +1,25 @@
-"""Marts: the daily metrics and activity score of every package, and the run ledger."""
+"""Marts: the daily metrics and activity score of every package, and the run ledger that publishes a date."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from assets.checks import contract_check_result, contract_check_spec
-from assets.partitions import daily_partitions, partition_date, table_spec
-from assets.resources import WarehouseResource
+from assets.checks import contract_check_spec
+from assets.core import check_and_stage, materializations
+from assets.partitions import daily_partitions, partition_date, table_metadata, table_spec
+from assets.resources import GuardsResource, WarehouseResource
+from assets.staging import PublicationRefused, run_key, run_mode, staged, staging_path
+from warehouse import guards, runs, staging
 from warehouse.metrics import daily_metrics
-from warehouse.runs import run_summary
 from warehouse.scoring import SCORE_VERSION, SCORE_VERSIONS
+from warehouse.store import Warehouse
 
-MODE_TAG = "dpw/mode"
+MART_TABLES = {
+    "daily_package_metrics": "One row per package per date: stars, forks, commits and the DPAS activity score with its parts.",
+    "daily_grid_percentiles": "One row per (grid, package) per date: the package's activity percentile within the grid.",
+}
 
 
 class ScoringConfig(dg.Config):
@@ -23,24 +30,24 @@ class ScoringConfig(dg.Config):
     specs=[
         table_spec(
             "daily_package_metrics",
-            "One row per package per date: stars, forks, commits and the DPAS activity score with its parts.",
+            MART_TABLES["daily_package_metrics"],
             ["package_snapshots", "grid_package_snapshots", "repository_snapshots", "pypi_projects"],
             "marts",
         ),
         table_spec(
             "daily_grid_percentiles",
-            "One row per (grid, package) per date: the package's activity percentile within the grid.",
+            MART_TABLES["daily_grid_percentiles"],
             ["package_snapshots", "grid_package_snapshots"],
             "marts",
         ),
     ],
-    check_specs=[contract_check_spec("daily_package_metrics"), contract_check_spec("daily_grid_percentiles")],
+    check_specs=[contract_check_spec(table) for table in MART_TABLES],
 )
 def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
     day = partition_date(context)
     if config.score_version not in SCORE_VERSIONS:
         raise dg.Failure(f"unknown score version {config.score_version!r}; known: {sorted(SCORE_VERSIONS)}")
-    with warehouse.open() as wh:
+    with staged(context, warehouse) as wh:
         metrics, percentiles = daily_metrics(
             wh.partition("package_snapshots", day),
             wh.partition("repository_snapshots", day),
@@ -50,20 +57,37 @@ def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, war
             SCORE_VERSIONS[config.score_version],
         )
         frames = {"daily_package_metrics": metrics, "daily_grid_percentiles": percentiles}
-        wh.replace_partitions(day, frames)
-        checks = [contract_check_result(table, wh.partition(table, day)) for table in frames]
+        checks = check_and_stage(wh, day, frames, reported=list(MART_TABLES))
     scored = metrics.filter(pl.col("activity_score").is_not_null())
-    yield dg.MaterializeResult(
-        asset_key="daily_package_metrics",
-        metadata={
-            "rows": metrics.height,
-            "scored": scored.height,
-            "score_version": config.score_version,
-            "median_score": float(scored.get_column("activity_score").median() or 0.0),
+    yield from materializations(
+        frames,
+        {
+            "daily_package_metrics": {
+                "scored": scored.height,
+                "score_version": config.score_version,
+                "median_score": float(scored.get_column("activity_score").median() or 0.0),
+            }
         },
     )
-    yield dg.MaterializeResult(asset_key="daily_grid_percentiles", metadata={"rows": percentiles.height})
     yield from checks
+
+
+class PublishConfig(dg.Config):
+    # Guards a person has looked at and lets through (`dpw ingest --date D --allow GUARD`).
+    allow: list[str] = []
+
+
+def previous_facts(main: Path, day: date) -> guards.DayFacts | None:
+    """The guards' view of the latest published date before ``day``, if there is one."""
+    if not main.exists():
+        return None
+    with Warehouse(main, read_only=True) as wh:
+        earlier = wh.row(
+            "SELECT max(snapshot_date) FROM raw_records WHERE snapshot_date < ? "
+            "AND source = 'djangopackages/packages'",
+            [day],
+        )[0]
+        return None if earlier is None else guards.day_facts(wh, earlier)
 
 
 @dg.asset(
@@ -78,25 +102,65 @@ def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, war
         "category_snapshots",
         "grid_snapshots",
     ],
+    metadata=table_metadata("ingest_runs"),
 )
-def ingest_runs(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """One row per run: when it ran, how it got its data, and requests and records per source, which add up."""
-    day = partition_date(context)
+def ingest_runs(
+    context: dg.AssetExecutionContext,
+    config: PublishConfig,
+    warehouse: WarehouseResource,
+    dataset_guards: GuardsResource,
+) -> dg.MaterializeResult:
+    """One row per run: how it got its data, its counts, which add up, and its guards; writing it publishes
+    the run's staged date in one transaction."""
+    day, run_id, main = partition_date(context), run_key(context), Path(warehouse.path)
+    unknown = sorted(set(config.allow) - set(guards.GUARD_NAMES))
+    if unknown:
+        raise dg.Failure(
+            f"--allow {', '.join(unknown)}: no such guard; guards are {', '.join(guards.GUARD_NAMES)}"
+        )
     stats = context.instance.get_run_stats(context.run.run_id)
     started = datetime.fromtimestamp(stats.start_time or datetime.now(UTC).timestamp(), UTC)
-    with warehouse.open() as wh:
-        row = run_summary(
+    staged_file = staging_path(context, warehouse)
+    with staged(context, warehouse) as wh:
+        results = guards.evaluate(
+            guards.day_facts(wh, day), previous_facts(main, day), dataset_guards.thresholds()
+        )
+        blocking = [r for r in results if r.level == "fail" and r.name not in config.allow]
+        message = None
+        if blocking:
+            message = (
+                f"{day} not published: "
+                + "; ".join(f"guard {r.name} failed: {r.message}" for r in blocking)
+                + f". The capture is kept in {staged_file}; after a look, `dpw ingest --date {day} "
+                + " ".join(f"--allow {r.name}" for r in blocking)
+                + "` publishes it without a request"
+            )
+        row = runs.run_summary(
             wh,
             day,
-            run_id=context.run.run_id,
-            mode=context.run.tags.get(MODE_TAG, "capture"),
+            run_id=run_id,
+            mode=run_mode(context),
             started_at=started,
             finished_at=datetime.now(UTC),
+            status="refused" if blocking else None,
+            message=message,
         )
-        wh.append("ingest_runs", row)
+    for r in results:
+        if r.level != "ok":
+            context.log.warning(f"guard {r.name} {r.level}: {r.message}")
+    logs = {"ingest_runs": row, "guard_results": runs.guard_rows(run_id, day, results, config.allow)}
+    if blocking:
+        runs.record(main, run_id, logs)
+        raise PublicationRefused(description=message)
+    written = staging.publish(main, staged_file, day, run_id, logs)
+    staging.discard(main, day)
     summary = row.row(0, named=True)
     if summary["status"] != "ok":
         context.log.warning(f"counts do not add up for {day}: {summary}")
     return dg.MaterializeResult(
-        metadata={k: v for k, v in summary.items() if isinstance(v, int | str) and k != "run_id"}
+        metadata={
+            **table_metadata("ingest_runs", 1),
+            **{k: v for k, v in summary.items() if isinstance(v, int | str) and k != "run_id"},
+            **{f"published:{table}": n for table, n in written.items()},
+        }
     )

@@ -1,4 +1,4 @@
-"""The partitioning of every asset: one partition per snapshot date (UTC)."""
+"""The partitioning of every asset (one partition per snapshot date, UTC) and the metadata of its tables."""
 
 from __future__ import annotations
 
@@ -6,12 +6,38 @@ from datetime import date
 
 import dagster as dg
 
+from warehouse.contracts import TABLE_MODELS
+
 # end_offset=1 makes today's partition exist during today: raw for a date can only be captured on that date.
 daily_partitions = dg.DailyPartitionsDefinition(start_date="2016-01-01", end_offset=1)
 
 
 def partition_date(context: dg.AssetExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
+
+
+def column_schema(table: str) -> dg.TableSchema:
+    """The table's columns as its pandera model defines them: the one source of its schema."""
+    columns = TABLE_MODELS[table].to_schema().columns
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name,
+                str(column.dtype),
+                description=column.description,
+                constraints=dg.TableColumnConstraints(nullable=column.nullable, unique=column.unique),
+            )
+            for name, column in columns.items()
+        ]
+    )
+
+
+def table_metadata(table: str, rows: int | None = None) -> dict[str, object]:
+    """Dagster's column schema of ``table`` and, for a materialization, its row count."""
+    metadata: dict[str, object] = {"dagster/column_schema": column_schema(table)}
+    if rows is not None:
+        metadata["dagster/row_count"] = rows
+    return metadata
 
 
 def table_spec(table: str, description: str, deps: list, group: str) -> dg.AssetSpec:
@@ -23,4 +49,5 @@ def table_spec(table: str, description: str, deps: list, group: str) -> dg.Asset
         partitions_def=daily_partitions,
         group_name=group,
         kinds={"duckdb", "polars"},
+        metadata=table_metadata(table),
     )

@@ -2,27 +2,34 @@
 
 A source only tells "now", so these assets capture only when the partition is the sources' current date
 (the ``Date`` the djangopackages API answers with: the replay server's clock, or today for the live
-services). Every request they make is stored in ``raw_requests``, failed ones too, even when the asset
-then fails.
+services). They land in the run's staging file (see ``assets.staging``), which no reader can block, with
+every request they make in ``raw_requests``, failed ones too, even when the asset then fails.
 """
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from assets.partitions import daily_partitions, partition_date
+from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
+from assets.sources.djangopackages import Listing
 from assets.sources.http import RequestLog
 from assets.sources.pypi import PyPIClient
+from assets.staging import staged
 from warehouse import identifiers
 from warehouse.parsing import parse_timestamp
 from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
+from warehouse.store import Warehouse
 
 DJANGOPACKAGES_SOURCES = ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids"]
+# One row per list page the capture read: the page's own `count` and whether it was a usable JSON page,
+# which the guards compare with what was kept.
+PAGES_SOURCE = "djangopackages/pages"
 
 
 class CaptureRefused(dg.Failure):
@@ -41,34 +48,33 @@ def ensure_capture_date(sources_date: date, day: date) -> None:
 
 
 @contextmanager
-def request_log(warehouse: WarehouseResource, day: date, asset: str) -> Iterator[RequestLog]:
-    """A request log whose records reach ``raw_requests`` even when the capture fails.
-
-    A failed capture appends its requests: replacing would erase the log of the capture that stored the
-    date's raw rows. A refused one (not the sources' date) writes nothing to that date at all.
-    """
+def request_log(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, asset: str
+) -> Iterator[RequestLog]:
+    """A request log whose records reach the staged ``raw_requests`` even when the capture fails."""
     log = RequestLog()
     try:
         yield log
     except CaptureRefused:
         raise
     except BaseException:
-        with warehouse.open() as wh:
-            wh.append("raw_requests", requests_frame(day, asset, log.records))
+        with staged(context, warehouse) as wh:
+            wh.append("raw_requests", requests_frame(partition_date(context), asset, log.records))
         raise
 
 
 def store_raw(
+    context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
-    day: date,
     asset: str,
     sources: list[str],
     records: pl.DataFrame,
     log: RequestLog,
 ) -> dg.MaterializeResult:
-    """Replace this asset's raw rows and requests for the date in one transaction."""
+    """Replace this asset's staged raw rows and requests for the date in one transaction."""
+    day = partition_date(context)
     requests = requests_frame(day, asset, log.records)
-    with warehouse.open() as wh:
+    with staged(context, warehouse) as wh:
         wh.replace_partitions(
             day,
             {"raw_records": records, "raw_requests": requests},
@@ -77,7 +83,7 @@ def store_raw(
     per_source = records.group_by("source", "status").len().sort("source", "status")
     return dg.MaterializeResult(
         metadata={
-            "records": records.height,
+            **table_metadata("raw_records", records.height),
             "requests": requests.height,
             "failed_requests": requests.filter(~pl.col("ok")).height,
             **{f"{s}:{st}": n for s, st, n in per_source.iter_rows()},
@@ -85,15 +91,28 @@ def store_raw(
     )
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="raw", kinds={"duckdb"})
+def page_rows(resource: str, listing: Listing) -> Iterator[tuple[str, str, dict]]:
+    for page in listing.pages:
+        payload = {"list": resource, "count": page.count, "results": page.results, "error": page.error}
+        yield page.path, page.status, payload
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="raw",
+    kinds={"duckdb"},
+    metadata=table_metadata("raw_records"),
+)
 def raw_djangopackages(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, djangopackages: DjangoPackagesResource
 ) -> dg.MaterializeResult:
-    """One row per package, category and grid record as the djangopackages API v4 listed it on the date."""
+    """One row per package, category and grid record as the djangopackages API v4 listed it on the date,
+    and one per list page read."""
     day = partition_date(context)
-    with request_log(warehouse, day, "raw_djangopackages") as log:
+    # Before anything is staged: a refused capture leaves no trace on the date.
+    ensure_capture_date(djangopackages.client(RequestLog()).current_date(), day)
+    with request_log(context, warehouse, "raw_djangopackages") as log:
         client = djangopackages.client(log)
-        ensure_capture_date(client.current_date(), day)
         listings = {
             "djangopackages/packages": client.packages(),
             "djangopackages/categories": client.categories(),
@@ -106,16 +125,35 @@ def raw_djangopackages(
                     f"{listing.reported_count} records and {len(listing.records)} were kept"
                 )
         records = pl.concat(
-            raw_frame(day, source, ((record_key(r), "ok", r) for r in listing.records))
-            for source, listing in listings.items()
+            [
+                *(
+                    raw_frame(day, source, ((record_key(r), "ok", r) for r in listing.records))
+                    for source, listing in listings.items()
+                ),
+                raw_frame(
+                    day,
+                    PAGES_SOURCE,
+                    (
+                        row
+                        for source, listing in listings.items()
+                        for row in page_rows(source.removeprefix("djangopackages/"), listing)
+                    ),
+                ),
+            ]
         )
-        return store_raw(warehouse, day, "raw_djangopackages", DJANGOPACKAGES_SOURCES, records, log)
+        return store_raw(
+            context,
+            warehouse,
+            "raw_djangopackages",
+            [*DJANGOPACKAGES_SOURCES, PAGES_SOURCE],
+            records,
+            log,
+        )
 
 
-def linked_repositories(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
+def linked_repositories(wh: Warehouse, day: date) -> pl.DataFrame:
     """GitHub repositories the day's raw package records link to, with what djangopackages knew of them."""
-    with warehouse.open() as wh:
-        raw = read_raw(wh, day, "djangopackages/packages")
+    raw = read_raw(wh, day, "djangopackages/packages")
     field = pl.col("payload").str.json_path_match
     return (
         raw.select(
@@ -130,7 +168,18 @@ def linked_repositories(warehouse: WarehouseResource, day: date) -> pl.DataFrame
     )
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="raw", kinds={"duckdb"}, deps=[raw_djangopackages])
+def failure_payload(error: str | None) -> dict[str, str]:
+    # A source that never answered usably leaves no document: the payload says why instead.
+    return {"error": error or "no usable answer"}
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="raw",
+    kinds={"duckdb"},
+    deps=[raw_djangopackages],
+    metadata=table_metadata("raw_records"),
+)
 def raw_github(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -139,9 +188,10 @@ def raw_github(
 ) -> dg.MaterializeResult:
     """One row per GitHub repository linked from a package (its GraphQL state) and per participation answer."""
     day = partition_date(context)
-    with request_log(warehouse, day, "raw_github") as log:
+    with request_log(context, warehouse, "raw_github") as log:
         ensure_capture_date(djangopackages.client(log).current_date(), day)
-        repos = linked_repositories(warehouse, day)
+        with staged(context, warehouse) as wh:
+            repos = linked_repositories(wh, day)
         client = github.client(log)
         states = client.repository_states(repos.get_column("full_name").to_list())
         # Participation only where djangopackages' array can be out of date: GitHub saw a push after
@@ -150,10 +200,12 @@ def raw_github(
             {
                 "full_name": list(states),
                 "pushed_at": [
-                    (r.doc or {}).get("pushedAt") if r.status == "ok" else None for r in states.values()
+                    (r.doc or {}).get("pushedAt") if r.status == "ok" and isinstance(r.doc, dict) else None
+                    for r in states.values()
                 ],
             },
             schema={"full_name": pl.String, "pushed_at": pl.String},
+            strict=False,
         ).with_columns(parse_timestamp(pl.col("pushed_at")))
         wanted = (
             repos.join(pushed, on="full_name")
@@ -168,7 +220,10 @@ def raw_github(
                 raw_frame(
                     day,
                     "github/repository",
-                    ((name, result.status, result.doc) for name, result in states.items()),
+                    (
+                        (name, r.status, failure_payload(r.error) if r.status == "failed" else r.doc)
+                        for name, r in states.items()
+                    ),
                 ),
                 raw_frame(
                     day,
@@ -177,7 +232,11 @@ def raw_github(
                         (
                             name,
                             p.status,
-                            {"all": list(p.all), "owner": list(p.owner or ())} if p.all is not None else None,
+                            failure_payload(p.error)
+                            if p.status == "failed"
+                            else {"all": list(p.all), "owner": list(p.owner or ())}
+                            if p.all is not None
+                            else None,
                         )
                         for name, p in participation.items()
                     ),
@@ -185,20 +244,30 @@ def raw_github(
             ]
         )
         return store_raw(
-            warehouse, day, "raw_github", ["github/repository", "github/participation"], records, log
+            context, warehouse, "raw_github", ["github/repository", "github/participation"], records, log
         )
 
 
 def previous_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
-    """Each project's latest raw document from an earlier date, with the serial it had then."""
-    with warehouse.open() as wh:
+    """Each project's latest raw document from an earlier published date, with the serial it had then."""
+    empty = pl.DataFrame(
+        schema={"name": pl.String, "status": pl.String, "payload": pl.String, "serial": pl.Int64}
+    )
+    if not Path(warehouse.path).exists():
+        return empty
+    with Warehouse(warehouse.path, read_only=True) as wh:
         return wh.query(
             "SELECT record_key AS name, status, payload, "
             "TRY_CAST(json_extract_string(payload, '$.last_serial') AS BIGINT) AS serial "
-            "FROM raw_records WHERE source = 'pypi/project' AND snapshot_date < $d "
+            "FROM raw_records WHERE source = 'pypi/project' AND snapshot_date < $d AND status IN ('ok', 'unchanged') "
             "QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY snapshot_date DESC) = 1",
             {"d": day},
         )
+
+
+def _fetched_rows(results: dict) -> Iterator[tuple[str, str, object]]:
+    for name, r in results.items():
+        yield name, r.status, failure_payload(r.error) if r.status == "failed" else r.doc
 
 
 def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.DataFrame) -> pl.DataFrame:
@@ -206,29 +275,31 @@ def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.D
 
     On a warm day (documents stored from an earlier date) one request for the simple index gives every
     project's serial; a project whose serial has not moved keeps its stored document (status
-    ``unchanged``), one the index does not list is missing, and only the rest are fetched.
+    ``unchanged``), one the index does not list is missing, and only the rest are fetched. A project that
+    fails after its retries is ``failed`` for that package alone.
     """
     if previous.is_empty():
-        docs = client.projects(names)
-        return raw_frame(
-            day, "pypi/project", ((n, "ok" if d is not None else "missing", d) for n, d in docs.items())
-        )
+        return raw_frame(day, "pypi/project", _fetched_rows(client.projects(names)))
     serials = client.serials()
-    stored = {
-        row["name"]: row for row in previous.iter_rows(named=True) if row["status"] in ("ok", "unchanged")
-    }
+    stored = {row["name"]: row for row in previous.iter_rows(named=True)}
     listed = [n for n in names if n in serials]
     unchanged = [n for n in listed if n in stored and stored[n]["serial"] == serials[n]]
     fetched = client.projects([n for n in listed if n not in unchanged])
     rows = [
-        *((n, "ok" if d is not None else "missing", d) for n, d in fetched.items()),
+        *_fetched_rows(fetched),
         *((n, "unchanged", json.loads(stored[n]["payload"])) for n in unchanged),
         *((n, "missing", None) for n in names if n not in serials),
     ]
     return raw_frame(day, "pypi/project", sorted(rows, key=lambda row: row[0]))
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="raw", kinds={"duckdb"}, deps=[raw_djangopackages])
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="raw",
+    kinds={"duckdb"},
+    deps=[raw_djangopackages],
+    metadata=table_metadata("raw_records"),
+)
 def raw_pypi(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
@@ -237,14 +308,13 @@ def raw_pypi(
 ) -> dg.MaterializeResult:
     """One row per PyPI project linked from a package: its JSON API document as received, or missing."""
     day = partition_date(context)
-    with request_log(warehouse, day, "raw_pypi") as log:
+    with request_log(context, warehouse, "raw_pypi") as log:
         client = pypi.client(log)
         if client is None:
-            # Nothing is written, so PyPI raw captured earlier for this date stays.
             context.log.warning("DPW_PYPI_URL is not set: PyPI enrichment skipped for this date")
             return dg.MaterializeResult(metadata={"skipped": "DPW_PYPI_URL is not set"})
         ensure_capture_date(djangopackages.client(log).current_date(), day)
-        with warehouse.open() as wh:
+        with staged(context, warehouse) as wh:
             names = (
                 read_raw(wh, day, "djangopackages/packages")
                 .select(
@@ -257,4 +327,4 @@ def raw_pypi(
                 .to_list()
             )
         records = pypi_records(client, day, names, previous_pypi(warehouse, day))
-        return store_raw(warehouse, day, "raw_pypi", ["pypi/project"], records, log)
+        return store_raw(context, warehouse, "raw_pypi", ["pypi/project"], records, log)

@@ -6,8 +6,9 @@ import dagster as dg
 
 from assets.sources.djangopackages import DjangoPackagesClient
 from assets.sources.github import GitHubClient
-from assets.sources.http import HttpClient, RequestLog
+from assets.sources.http import DEFAULT_MAX_BODY_BYTES, HttpClient, RequestLog
 from assets.sources.pypi import PyPIClient
+from warehouse.guards import Thresholds
 from warehouse.store import Warehouse
 
 
@@ -26,9 +27,16 @@ class DjangoPackagesResource(dg.ConfigurableResource):
     base_url: str
     page_size: int = 1000
     timeout: float = 60.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def client(self, log: RequestLog) -> DjangoPackagesClient:
-        http = HttpClient(self.base_url, source="djangopackages", log=log, timeout=self.timeout)
+        http = HttpClient(
+            self.base_url,
+            source="djangopackages",
+            log=log,
+            timeout=self.timeout,
+            max_body_bytes=self.max_body_bytes,
+        )
         return DjangoPackagesClient(http, page_size=self.page_size)
 
 
@@ -38,12 +46,15 @@ class GitHubResource(dg.ConfigurableResource):
     base_url: str
     token: str | None = None
     participation_wait: float = 2.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def client(self, log: RequestLog) -> GitHubClient:
         headers = {"Accept": "application/vnd.github+json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        http = HttpClient(self.base_url, source="github", log=log, headers=headers)
+        http = HttpClient(
+            self.base_url, source="github", log=log, headers=headers, max_body_bytes=self.max_body_bytes
+        )
         return GitHubClient(http, participation_wait=self.participation_wait)
 
 
@@ -51,8 +62,25 @@ class PyPIResource(dg.ConfigurableResource):
     """The PyPI JSON API; unset means PyPI enrichment is skipped (its address is the user's setting)."""
 
     base_url: str | None = None
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def client(self, log: RequestLog) -> PyPIClient | None:
         if not self.base_url:
             return None
-        return PyPIClient(HttpClient(self.base_url, source="pypi", log=log))
+        return PyPIClient(
+            HttpClient(self.base_url, source="pypi", log=log, max_body_bytes=self.max_body_bytes)
+        )
+
+
+class GuardsResource(dg.ConfigurableResource):
+    """The thresholds of the dataset guards that stop a bad day from being published (shares, 0 to 1)."""
+
+    vanish_warn: float = Thresholds.vanish_warn
+    vanish_fail: float = Thresholds.vanish_fail
+    count_warn: float = Thresholds.count_warn
+    count_fail: float = Thresholds.count_fail
+    reject_warn: float = Thresholds.reject_warn
+    reject_fail: float = Thresholds.reject_fail
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**{name: getattr(self, name) for name in Thresholds.__dataclass_fields__})

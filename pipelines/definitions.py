@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import dagster as dg
 
 from assets import ALL_ASSETS
-from assets.marts import MODE_TAG
-from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
+from assets.resources import (
+    DjangoPackagesResource,
+    GitHubResource,
+    GuardsResource,
+    PyPIResource,
+    WarehouseResource,
+)
+from assets.staging import MODE_TAG, record_failure
 from pipelines.settings import Settings
 
 RAW_ASSETS = dg.AssetSelection.groups("raw")
 
+# Every job builds its date in a staging file and publishes it in one transaction at the end; a failed
+# step records the run's root cause in the ledger.
 daily_job = dg.define_asset_job(
     "daily_job",
     selection=dg.AssetSelection.all(),
-    description="Capture today's raw data from every source and rebuild that date's tables and scores.",
+    description="Capture today's raw data from every source, rebuild that date's tables and scores, and "
+    "publish the date if its guards pass.",
+    hooks={record_failure},
 )
 recompute_job = dg.define_asset_job(
     "recompute_job",
     selection=dg.AssetSelection.all() - RAW_ASSETS,
-    description="Rebuild a date's tables and scores from its stored raw data, without a single request.",
+    description="Rebuild a date's tables and scores from its stored (or kept, unpublished) raw data, "
+    "without a single request, and publish it.",
     tags={MODE_TAG: "recompute"},
+    hooks={record_failure},
 )
 rescore_job = dg.define_asset_job(
     "rescore_job",
-    selection=dg.AssetSelection.assets("daily_package_metrics", "daily_grid_percentiles"),
-    description="Recompute a date's scores from its stored core tables (one transaction), e.g. for a new score version.",
+    selection=dg.AssetSelection.all() - RAW_ASSETS,
+    description="Recompute a date from its stored raw data with a chosen score version, e.g. a new one.",
     tags={MODE_TAG: "rescore"},
+    hooks={record_failure},
 )
 # The run at 06:00 UTC targets today's partition (end_offset=1), the only date it can capture.
 daily_schedule = dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=6, minute_of_hour=0)
@@ -35,13 +50,20 @@ daily_schedule = dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=6
 def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
-        "djangopackages": DjangoPackagesResource(base_url=settings.djangopackages_url),
+        "djangopackages": DjangoPackagesResource(
+            base_url=settings.djangopackages_url,
+            page_size=settings.djangopackages_page_size,
+            max_body_bytes=settings.max_body_bytes,
+        ),
         # An EnvVar is resolved when the run starts and never written to Dagster's run storage, where a
         # plain value would be kept in every job snapshot.
         "github": GitHubResource(
-            base_url=settings.github_url, token=dg.EnvVar("GITHUB_TOKEN") if settings.github_token else None
+            base_url=settings.github_url,
+            token=dg.EnvVar("GITHUB_TOKEN") if settings.github_token else None,
+            max_body_bytes=settings.max_body_bytes,
         ),
-        "pypi": PyPIResource(base_url=settings.pypi_url),
+        "pypi": PyPIResource(base_url=settings.pypi_url, max_body_bytes=settings.max_body_bytes),
+        "dataset_guards": GuardsResource(**asdict(settings.guards)),
     }
 
 

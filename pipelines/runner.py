@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -10,12 +11,12 @@ from typing import Literal
 import dagster as dg
 import polars as pl
 
-from assets.marts import MODE_TAG
 from assets.sources.djangopackages import DjangoPackagesClient
 from assets.sources.http import HttpClient, RequestLog, SourceError
+from assets.staging import MODE_TAG, RAW_FROM_TAG
 from pipelines.definitions import build_defs
 from pipelines.settings import Settings
-from warehouse.runs import run_summary
+from warehouse import guards, runs, staging
 from warehouse.store import Warehouse
 
 Mode = Literal["capture", "recompute", "rescore"]
@@ -23,7 +24,7 @@ _JOBS = {"capture": "daily_job", "recompute": "recompute_job", "rescore": "resco
 
 
 class IngestRefused(Exception):
-    """A date that can be neither captured nor recomputed; the message says why."""
+    """A date that can be neither captured nor recomputed, or a run that failed; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class IngestResult:
     mode: Mode
     run_id: str
     summary: dict[str, object]  # the run's ingest_runs row
-    failed_checks: tuple[str, ...] = ()  # contract checks that failed on stored rows
+    failed_checks: tuple[str, ...] = ()  # contract checks that failed
+    guards: tuple[dict[str, object], ...] = ()  # the run's guard_results rows that warned or were allowed
 
 
 def sources_date(settings: Settings) -> date | None:
@@ -47,19 +49,30 @@ def sources_date(settings: Settings) -> date | None:
 
 
 def stored_raw(settings: Settings, day: date) -> bool:
-    if not settings.warehouse.exists():
-        return False
-    with Warehouse(settings.warehouse, read_only=True) as wh:
-        return wh.has_raw(day, "djangopackages/")
+    return staging.has_raw(settings.warehouse, day)
 
 
-def plan(settings: Settings, day: date) -> Mode:
-    """Capture when ``day`` is the sources' current date; recompute when its raw is stored; else refuse.
+def kept_capture(settings: Settings, day: date) -> str | None:
+    """The newest capture of ``day`` that was fetched but never published (a guard refused it, or the run
+    stopped before publishing), if one is kept."""
+    for path in reversed(staging.kept(settings.warehouse, day)):
+        if staging.has_raw(path, day):
+            return str(path)
+    return None
+
+
+def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
+    """Capture when ``day`` is the sources' current date; recompute when its raw is stored or kept; else
+    refuse. With ``allow`` (a person has looked at a refused day) never capture: publish what was kept.
 
     The sources' clock decides, not this machine's: a replay server's today can be any date. So the source
     is asked first, once, and an unreachable source still lets a stored date recompute.
     """
-    stored = stored_raw(settings, day)
+    stored = stored_raw(settings, day) or kept_capture(settings, day) is not None
+    if allow:
+        if not stored:
+            raise IngestRefused(f"--allow publishes a kept capture, and nothing is kept or stored for {day}")
+        return "recompute"
     current = sources_date(settings)
     if current == day:
         return "capture"
@@ -76,6 +89,15 @@ def plan(settings: Settings, day: date) -> Mode:
     )
 
 
+def raw_from(settings: Settings, day: date, allow: Sequence[str]) -> str:
+    """Where a recompute takes its raw: a kept capture when a person allows it or when the warehouse has
+    none for the date (a capture that could not be published), else the warehouse."""
+    kept = kept_capture(settings, day)
+    if kept and (allow or not stored_raw(settings, day)):
+        return kept
+    return "warehouse"
+
+
 def instance() -> dg.DagsterInstance:
     # With DAGSTER_HOME the runs are recorded where `dg dev` shows them; without it, in a throwaway instance.
     return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
@@ -87,53 +109,92 @@ def run_date(
     mode: Mode,
     *,
     score_version: str | None = None,
+    allow: Sequence[str] = (),
     dagster_instance: dg.DagsterInstance | None = None,
 ) -> IngestResult:
-    """Materialize one partition in-process: the whole graph to capture, everything below raw to recompute,
-    or only the scores to rescore."""
+    """Materialize one partition in-process: the whole graph to capture, everything below raw to recompute
+    or rescore; the last step publishes the date if its guards pass (or are in ``allow``)."""
+    unknown = sorted(set(allow) - set(guards.GUARD_NAMES))
+    if unknown:
+        raise IngestRefused(
+            f"--allow {', '.join(unknown)}: no such guard; guards are {', '.join(guards.GUARD_NAMES)}"
+        )
     defs = build_defs(settings)
     job = defs.resolve_job_def(_JOBS[mode])
     if not job.partitions_def.has_partition_key(day.isoformat()):  # type: ignore[union-attr]
         raise IngestRefused(f"{day} is outside the daily partitions (2016-01-01 up to today, UTC)")
     # The console logger's DEBUG events would bury the CLI's own output; the run records them all anyway.
-    run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    ops: dict[str, object] = {"ingest_runs": {"config": {"allow": list(allow)}}}
     if score_version:
-        run_config["ops"] = {"package_scores": {"config": {"score_version": score_version}}}
-    started = datetime.now(UTC)
+        ops["package_scores"] = {"config": {"score_version": score_version}}
+    run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}, "ops": ops}
+    tags = {MODE_TAG: mode}
+    if mode != "capture":
+        tags[RAW_FROM_TAG] = raw_from(settings, day, allow)
     result = job.execute_in_process(
         partition_key=day.isoformat(),
         instance=dagster_instance or instance(),
-        tags={MODE_TAG: mode},
+        tags=tags,
         run_config=run_config,
         raise_on_error=False,
     )
+    if not result.success and _interrupted(result):
+        _record_interrupted(settings, result.run_id)
+        raise KeyboardInterrupt
+    ledger = _ledger(settings, result.run_id)
     if not result.success:
-        failures = [
-            event.event_specific_data.error.message.strip()  # type: ignore[union-attr]
-            for event in result.all_events
-            if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
-        ]
-        if mode != "rescore" and settings.warehouse.exists():
-            # The ledger keeps failed runs too, with the counts of what the date holds now.
-            with Warehouse(settings.warehouse) as wh:
-                row = run_summary(
-                    wh,
-                    day,
-                    run_id=result.run_id,
-                    mode=mode,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                )
-                wh.append("ingest_runs", row.with_columns(pl.lit("failed").alias("status")))
-        raise IngestRefused(f"the run for {day} failed: " + ("; ".join(failures) or "see the Dagster logs"))
+        if ledger.get("status") == "refused":
+            raise IngestRefused(str(ledger["message"]))
+        message = ledger.get("message") or "; ".join(_step_failures(result)) or "see the Dagster logs"
+        raise IngestRefused(f"the run for {day} failed: {message}")
     failed_checks = tuple(
         f"{e.asset_key.to_user_string()}: {e.check_name}"
         for e in result.get_asset_check_evaluations()
         if not e.passed
     )
     with Warehouse(settings.warehouse, read_only=True) as wh:
-        row = wh.query("SELECT * FROM ingest_runs WHERE run_id = $r", {"r": result.run_id})
-    return IngestResult(day, mode, result.run_id, row.row(0, named=True) if row.height else {}, failed_checks)
+        fired = wh.query(
+            "SELECT guard, level, message FROM guard_results WHERE run_id = $r AND level <> 'ok' ORDER BY guard",
+            {"r": result.run_id},
+        )
+    return IngestResult(day, mode, result.run_id, ledger, failed_checks, tuple(fired.to_dicts()))
+
+
+def _ledger(settings: Settings, run_id: str) -> dict[str, object]:
+    """The run's ingest_runs row, or nothing when it could not be written (the warehouse was busy)."""
+    if not settings.warehouse.exists():
+        return {}
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        row = wh.query("SELECT * FROM ingest_runs WHERE run_id = $r", {"r": run_id})
+    return row.row(0, named=True) if row.height else {}
+
+
+def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    # Dagster turns Ctrl-C into a failed step, not an exception the caller sees.
+    return any(
+        event.event_specific_data.error.cls_name == "DagsterExecutionInterruptedError"  # type: ignore[union-attr]
+        for event in result.all_events
+        if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
+    )
+
+
+def _record_interrupted(settings: Settings, run_id: str) -> None:
+    """The run's ledger row says it was interrupted; the date itself is as before or fully published."""
+    ledger = _ledger(settings, run_id)
+    if not ledger or ledger["status"] != "started":
+        return
+    row = pl.DataFrame(
+        [{**ledger, "status": "interrupted", "finished_at": datetime.now(UTC)}], schema=runs.LEDGER_SCHEMA
+    )
+    runs.record(settings.warehouse, run_id, {"ingest_runs": row})
+
+
+def _step_failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [
+        event.event_specific_data.error.message.strip()  # type: ignore[union-attr]
+        for event in result.all_events
+        if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
+    ]
 
 
 def rescore(settings: Settings, first: date, last: date, score_version: str | None) -> list[date]:

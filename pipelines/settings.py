@@ -1,8 +1,11 @@
 """Settings: the one place that reads the environment.
 
 Sources are configured only here: ``DPW_DJANGOPACKAGES_URL``, ``DPW_GITHUB_URL``, ``DPW_PYPI_URL``,
-``GITHUB_TOKEN``, and the warehouse file ``DPW_WAREHOUSE``. The PyPI JSON API has no default: its address
-is the user's to give, and without it PyPI enrichment is skipped.
+``GITHUB_TOKEN``, the warehouse file ``DPW_WAREHOUSE``, the per-response body cap
+``DPW_MAX_BODY_BYTES``, the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE`` and the dataset
+guards' thresholds ``DPW_GUARD_*`` (shares from 0 to 1, e.g. ``DPW_GUARD_VANISH_FAIL=0.3``). The PyPI JSON API has no default: its address is the user's to give, and without
+it PyPI enrichment is skipped. Settings are checked when made, so a bad value stops a run at its start
+with one line naming the variable, never in the middle of a capture.
 """
 
 from __future__ import annotations
@@ -11,10 +14,25 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from assets.sources.http import DEFAULT_MAX_BODY_BYTES
+from warehouse.guards import Thresholds
 
 DEFAULT_DJANGOPACKAGES_URL = "https://djangopackages.org"
 DEFAULT_GITHUB_URL = "https://api.github.com"
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
+
+# The variable each URL setting is read from: errors name what the user has to fix.
+_URL_VARIABLES = {
+    "djangopackages_url": "DPW_DJANGOPACKAGES_URL",
+    "github_url": "DPW_GITHUB_URL",
+    "pypi_url": "DPW_PYPI_URL",
+}
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable and never echoes a credential."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +42,19 @@ class Settings:
     pypi_url: str | None = None
     github_token: str | None = field(default=None, repr=False)  # never printed
     warehouse: Path = DEFAULT_WAREHOUSE
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    djangopackages_page_size: int = 1000
+    guards: Thresholds = field(default_factory=Thresholds)
+
+    def __post_init__(self) -> None:
+        for name, variable in _URL_VARIABLES.items():
+            url = getattr(self, name)
+            if url is not None:
+                _check_url(variable, url)
+        if type(self.max_body_bytes) is not int or self.max_body_bytes < 1:
+            raise SettingsError("DPW_MAX_BODY_BYTES must be a whole number of bytes, at least 1")
+        if type(self.djangopackages_page_size) is not int or self.djangopackages_page_size < 1:
+            raise SettingsError("DPW_DJANGOPACKAGES_PAGE_SIZE must be a whole number, at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -34,6 +65,9 @@ class Settings:
             pypi_url=env.get("DPW_PYPI_URL") or None,
             github_token=env.get("GITHUB_TOKEN") or None,
             warehouse=Path(env.get("DPW_WAREHOUSE") or DEFAULT_WAREHOUSE),
+            max_body_bytes=_byte_count(env.get("DPW_MAX_BODY_BYTES")),
+            djangopackages_page_size=_whole("DPW_DJANGOPACKAGES_PAGE_SIZE", env, 1000),
+            guards=_thresholds(env),
         )
 
     def with_replay(self, base_url: str) -> Settings:
@@ -42,3 +76,65 @@ class Settings:
 
     def with_warehouse(self, path: str | Path | None) -> Settings:
         return self if path is None else replace(self, warehouse=Path(path))
+
+
+def _check_url(variable: str, url: str) -> None:
+    # The value is never quoted: a URL that carries a password must not end up in a log or a terminal.
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
+        raise SettingsError(f"{variable} is not a URL ({exc})") from None
+    # Without a scheme, "user:pass@host" parses as scheme "user": look for "@" before any path too.
+    if "@" in parts.netloc or "@" in url.split("/", 1)[0]:
+        raise SettingsError(
+            f"{variable} carries credentials (user:password@host); give the base URL without them "
+            "(a GitHub token goes in GITHUB_TOKEN), so they are never stored with a run"
+        )
+    if not parts.scheme or not parts.netloc:
+        raise SettingsError(
+            f"{variable} is not a base URL with a scheme and a host, such as https://host or "
+            "http://127.0.0.1:8000"
+        )
+    if parts.scheme not in ("http", "https"):
+        raise SettingsError(f"{variable} must be an http or https URL")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise SettingsError(f"{variable} has an unusable port ({exc})") from None
+    if not parts.hostname:
+        raise SettingsError(f"{variable} has no host; give a base URL such as https://host")
+
+
+def _byte_count(value: str | None) -> int:
+    if not value:
+        return DEFAULT_MAX_BODY_BYTES
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError("DPW_MAX_BODY_BYTES must be a whole number of bytes, e.g. 20971520") from None
+
+
+def _whole(variable: str, env: Mapping[str, str], default: int) -> int:
+    value = env.get(variable)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{variable} must be a whole number") from None
+
+
+def _thresholds(env: Mapping[str, str]) -> Thresholds:
+    """``DPW_GUARD_<NAME>`` for each threshold, e.g. ``DPW_GUARD_REJECT_FAIL=0.2``."""
+    given: dict[str, float] = {}
+    for name in Thresholds.__dataclass_fields__:
+        variable = f"DPW_GUARD_{name.upper()}"
+        if env.get(variable):
+            try:
+                given[name] = float(env[variable])
+            except ValueError:
+                raise SettingsError(f"{variable} must be a share from 0 to 1, e.g. 0.3") from None
+    try:
+        return Thresholds(**given)
+    except ValueError as exc:
+        raise SettingsError(f"DPW_GUARD_*: {exc}") from None

@@ -105,7 +105,7 @@ class RepositorySnapshot(pa.DataFrameModel):
 
     snapshot_date: pl.Date
     full_name: pl.String = pa.Field(unique=True)
-    status: pl.String = pa.Field(isin=["ok", "missing", "blocked"])
+    status: pl.String = pa.Field(isin=["ok", "missing", "blocked", "failed"])
     github_id: pl.Int64 = pa.Field(nullable=True)
     name_with_owner: pl.String = pa.Field(nullable=True)
     stars: pl.Int64 = pa.Field(nullable=True, ge=0)
@@ -120,7 +120,9 @@ class RepositorySnapshot(pa.DataFrameModel):
     license: pl.String = pa.Field(nullable=True)
     default_branch: pl.String = pa.Field(nullable=True)
     topics: pl.List(pl.String) = pa.Field(nullable=True)
-    participation_status: pl.String = pa.Field(nullable=True, isin=["ok", "pending", "missing", "blocked"])
+    participation_status: pl.String = pa.Field(
+        nullable=True, isin=["ok", "pending", "missing", "blocked", "failed"]
+    )
     participation: pl.List(pl.Int64) = pa.Field(nullable=True)
 
     class Config(_Strict):
@@ -132,7 +134,7 @@ class PypiProject(pa.DataFrameModel):
 
     snapshot_date: pl.Date
     pypi_name: pl.String = pa.Field(unique=True)
-    status: pl.String = pa.Field(isin=["ok", "missing"])
+    status: pl.String = pa.Field(isin=["ok", "missing", "failed"])
     version: pl.String = pa.Field(nullable=True)
     requires_python: pl.String = pa.Field(nullable=True)
     license: pl.String = pa.Field(nullable=True)
@@ -232,6 +234,99 @@ class RejectedRecord(pa.DataFrameModel):
         pass
 
 
+class RawRecord(pa.DataFrameModel):
+    """One record or document exactly as a source returned it on a snapshot date."""
+
+    snapshot_date: pl.Date = pa.Field(description="the UTC date the record was fetched (its partition)")
+    source: pl.String = pa.Field(
+        description="what was asked: djangopackages/packages|categories|grids|pages, github/repository, "
+        "github/participation, pypi/project"
+    )
+    record_key: pl.String = pa.Field(description="the id, owner/name or project name as requested")
+    status: pl.String = pa.Field(
+        isin=["ok", "invalid", "missing", "pending", "blocked", "failed", "unchanged"],
+        description="ok; invalid (a list page that was not JSON); missing (404); pending (GitHub still "
+        "computing); blocked (451 or FORBIDDEN); failed (no usable answer after retries: the payload says "
+        "why); unchanged (PyPI serial had not moved: the document stored earlier)",
+    )
+    payload: pl.String = pa.Field(nullable=True, description="the JSON as received; null when there was none")
+
+    class Config(_Strict):
+        pass
+
+
+class RawRequest(pa.DataFrameModel):
+    """One request made to a source, failed or not."""
+
+    snapshot_date: pl.Date = pa.Field(description="the date the request was made for")
+    asset: pl.String = pa.Field(description="the raw asset that made it")
+    source: pl.String = pa.Field(isin=["djangopackages", "github", "pypi"], description="the service asked")
+    method: pl.String = pa.Field(isin=["GET", "POST"], description="HTTP method")
+    path: pl.String = pa.Field(description="path and query relative to the base URL; never a token")
+    status: pl.Int32 = pa.Field(nullable=True, description="HTTP status of the last attempt; null: no answer")
+    attempts: pl.Int32 = pa.Field(ge=1, description="attempts made, retries included")
+    ok: pl.Boolean = pa.Field(description="false when the request gave no usable answer")
+    error: pl.String = pa.Field(nullable=True, description="why it failed, naming status and reason")
+    elapsed_ms: pl.Float64 = pa.Field(ge=0, description="wall time of all attempts and waits")
+    started_at: UTC_TS = pa.Field(description="when the first attempt started")
+
+    class Config(_Strict):
+        pass
+
+
+RUN_STATUSES = ["started", "ok", "counts_mismatch", "refused", "failed", "interrupted"]
+
+
+class IngestRun(pa.DataFrameModel):
+    """One run of a date: how it got its data, what it counted, and how it ended."""
+
+    run_id: pl.String = pa.Field(description="the Dagster run id")
+    snapshot_date: pl.Date = pa.Field(description="the date the run built")
+    mode: pl.String = pa.Field(
+        isin=["capture", "recompute", "rescore"],
+        description="capture (fetched from the sources), recompute or rescore (from stored raw)",
+    )
+    started_at: UTC_TS = pa.Field(description="when the run started")
+    finished_at: UTC_TS = pa.Field(
+        nullable=True, description="when it ended; null while running or if killed"
+    )
+    status: pl.String = pa.Field(
+        isin=RUN_STATUSES,
+        description="started (running, or killed), ok, counts_mismatch, refused (a guard failed: nothing "
+        "published, the capture kept), failed, interrupted",
+    )
+    requests_djangopackages: pl.Int64 = pa.Field(ge=0, description="requests to djangopackages")
+    requests_github: pl.Int64 = pa.Field(ge=0, description="requests to GitHub")
+    requests_pypi: pl.Int64 = pa.Field(ge=0, description="requests to PyPI")
+    requests_failed: pl.Int64 = pa.Field(ge=0, description="requests without a usable answer")
+    records_fetched: pl.Int64 = pa.Field(ge=0, description="records received: accepted plus rejected")
+    records_accepted: pl.Int64 = pa.Field(ge=0, description="records in a typed table")
+    records_repaired: pl.Int64 = pa.Field(ge=0, description="accepted package records with a repair")
+    records_rejected: pl.Int64 = pa.Field(ge=0, description="records in rejected_records")
+    packages_scored: pl.Int64 = pa.Field(ge=0, description="rows in daily_package_metrics")
+    score_version: pl.String = pa.Field(description="the score version of the date's metrics")
+    message: pl.String = pa.Field(nullable=True, description="the one-line cause of a failure or refusal")
+
+    class Config(_Strict):
+        pass
+
+
+class GuardResultRow(pa.DataFrameModel):
+    """One dataset guard a run evaluated before publishing its date."""
+
+    run_id: pl.String = pa.Field(description="the run that evaluated it")
+    snapshot_date: pl.Date = pa.Field(description="the date it guarded")
+    guard: pl.String = pa.Field(description="the guard's name, as `dpw ingest --allow` takes it")
+    level: pl.String = pa.Field(
+        isin=["ok", "warn", "fail", "allowed"], description="ok, warn, fail, or allowed (let through)"
+    )
+    value: pl.Float64 = pa.Field(nullable=True, description="what was measured, when it is a number")
+    message: pl.String = pa.Field(description="what was measured against what, naming field, URL or source")
+
+    class Config(_Strict):
+        unique = ["run_id", "guard"]
+
+
 TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "package_snapshots": PackageSnapshot,
     "category_snapshots": CategorySnapshot,
@@ -243,6 +338,10 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "daily_package_metrics": DailyPackageMetrics,
     "daily_grid_percentiles": DailyGridPercentile,
     "rejected_records": RejectedRecord,
+    "raw_records": RawRecord,
+    "raw_requests": RawRequest,
+    "ingest_runs": IngestRun,
+    "guard_results": GuardResultRow,
 }
 
 

@@ -1,12 +1,18 @@
-"""The run ledger: what one run of a date did, with counts that must add up."""
+"""The run ledger: what one run of a date did, with counts that must add up, and the guards it evaluated."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from warehouse.store import Warehouse
+
+if TYPE_CHECKING:
+    from warehouse.guards import GuardResult
 
 # Every raw record lands in exactly one of these tables or in rejected_records (participation answers
 # are folded into their repository's row, so they are not counted separately).
@@ -17,12 +23,71 @@ _LANDED = {
     "github/repository": "repository_snapshots",
     "pypi/project": "pypi_projects",
 }
+_COUNTS = (
+    "requests_djangopackages",
+    "requests_github",
+    "requests_pypi",
+    "requests_failed",
+    "records_fetched",
+    "records_accepted",
+    "records_repaired",
+    "records_rejected",
+    "packages_scored",
+)
+LEDGER_SCHEMA = {
+    "run_id": pl.String,
+    "snapshot_date": pl.Date,
+    "mode": pl.String,
+    "started_at": pl.Datetime("us", "UTC"),
+    "finished_at": pl.Datetime("us", "UTC"),
+    "status": pl.String,
+    **{k: pl.Int64 for k in _COUNTS},
+    "score_version": pl.String,
+    "message": pl.String,
+}
+GUARD_SCHEMA = {
+    "run_id": pl.String,
+    "snapshot_date": pl.Date,
+    "guard": pl.String,
+    "level": pl.String,
+    "value": pl.Float64,
+    "message": pl.String,
+}
+
+
+def started_row(run_id: str, day: date, mode: str, started_at: datetime) -> pl.DataFrame:
+    """The row a run writes before it does anything: if the run is killed, it stays ``started``."""
+    return pl.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "snapshot_date": day,
+                "mode": mode,
+                "started_at": started_at,
+                "finished_at": None,
+                "status": "started",
+                **dict.fromkeys(_COUNTS, 0),
+                "score_version": "",
+                "message": None,
+            }
+        ],
+        schema=LEDGER_SCHEMA,
+    )
 
 
 def run_summary(
-    wh: Warehouse, day: date, *, run_id: str, mode: str, started_at: datetime, finished_at: datetime
+    wh: Warehouse,
+    day: date,
+    *,
+    run_id: str,
+    mode: str,
+    started_at: datetime,
+    finished_at: datetime,
+    status: str | None = None,
+    message: str | None = None,
 ) -> pl.DataFrame:
-    """The ``ingest_runs`` row for a finished run of ``day``; status ``ok`` only when the counts add up."""
+    """The ``ingest_runs`` row of a run of ``day`` from what ``wh`` (its staging file) holds; without an
+    explicit ``status`` it is ``ok`` only when the counts add up."""
     params = {"d": day}
     requests = dict(
         wh.query(
@@ -50,7 +115,7 @@ def run_summary(
     scored = wh.row(
         "SELECT count(*), any_value(score_version) FROM daily_package_metrics WHERE snapshot_date = ?", [day]
     )
-    if mode == "recompute":
+    if mode != "capture":
         # A recompute makes no request; the stored requests belong to the run that captured the date.
         requests, failed = {}, 0
     n_fetched = sum(fetched.get(s, 0) for s in _LANDED)
@@ -65,7 +130,7 @@ def run_summary(
                 "mode": mode,
                 "started_at": started_at,
                 "finished_at": finished_at,
-                "status": "ok" if adds_up else "counts_mismatch",
+                "status": status or ("ok" if adds_up else "counts_mismatch"),
                 "requests_djangopackages": requests.get("djangopackages", 0),
                 "requests_github": requests.get("github", 0),
                 "requests_pypi": requests.get("pypi", 0),
@@ -76,29 +141,45 @@ def run_summary(
                 "records_rejected": n_rejected,
                 "packages_scored": scored[0],
                 "score_version": scored[1] or "",
+                "message": message,
             }
         ],
-        schema={
-            "run_id": pl.String,
-            "snapshot_date": pl.Date,
-            "mode": pl.String,
-            "started_at": pl.Datetime("us", "UTC"),
-            "finished_at": pl.Datetime("us", "UTC"),
-            "status": pl.String,
-            **{
-                k: pl.Int64
-                for k in (
-                    "requests_djangopackages",
-                    "requests_github",
-                    "requests_pypi",
-                    "requests_failed",
-                    "records_fetched",
-                    "records_accepted",
-                    "records_repaired",
-                    "records_rejected",
-                    "packages_scored",
-                )
-            },
-            "score_version": pl.String,
-        },
+        schema=LEDGER_SCHEMA,
     )
+
+
+def guard_rows(
+    run_id: str, day: date, results: Iterable[GuardResult], allowed: Iterable[str] = ()
+) -> pl.DataFrame:
+    """``guard_results`` rows; a failure a person let through with ``--allow`` is ``allowed``."""
+    let_through = set(allowed)
+    return pl.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "snapshot_date": day,
+                "guard": r.name,
+                "level": "allowed" if r.level == "fail" and r.name in let_through else r.level,
+                "value": r.value,
+                "message": r.message,
+            }
+            for r in results
+        ],
+        schema=GUARD_SCHEMA,
+    )
+
+
+def record(warehouse: Path, run_id: str, logs: dict[str, pl.DataFrame], *, wait: float | None = None) -> None:
+    """Write a run's ledger rows (replacing its earlier ones) in one transaction of the warehouse."""
+    with Warehouse(warehouse, wait=wait) as wh, wh.transaction():
+        for table, frame in logs.items():
+            wh.replace_run(table, run_id, frame)
+
+
+def record_failure(warehouse: Path, run_id: str, row: pl.DataFrame, *, wait: float | None = None) -> None:
+    """Mark a run failed, unless an earlier failure of the same run (the root cause) is already recorded."""
+    with Warehouse(warehouse, wait=wait) as wh, wh.transaction():
+        earlier = wh.query("SELECT status FROM ingest_runs WHERE run_id = $r", {"r": run_id})
+        if not earlier.filter(pl.col("status").is_in(["failed", "refused", "interrupted"])).is_empty():
+            return
+        wh.replace_run("ingest_runs", run_id, row)

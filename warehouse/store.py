@@ -3,12 +3,19 @@
 Every write runs in one transaction and replaces whole partitions (delete-then-insert by snapshot date),
 so re-running a date replaces exactly that date. Migrations are numbered SQL files applied once each.
 Readers (CLI, notebooks) open read-only and briefly: DuckDB allows one writer process and no readers
-while it writes.
+while it writes. So that a reader can delay a run but never fail it, every open takes a lock beside the
+file first (``<file>.lock``, with a ``<file>.gate`` that gives a waiting writer priority over new
+readers): a reader waits a few seconds for a writer, a writer waits for the readers already in, and
+both retry DuckDB's own lock for clients that do not know this protocol (the DuckDB shell, a BI tool).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
 import re
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
@@ -26,6 +33,52 @@ class WarehouseError(Exception):
     """A warehouse problem a user can act on (missing file, bad table, bad frame)."""
 
 
+class WarehouseBusy(WarehouseError):
+    """Another process held the file for longer than this open was willing to wait."""
+
+
+# A reader gives up after this long (the CLI's one-line "a run is writing" message); a writer waits for
+# readers much longer, since what it holds is a day that cannot be fetched again.
+READER_WAIT = 10.0
+WRITER_WAIT = 600.0
+_POLL = 0.05
+
+
+def _lock_file(path: Path, suffix: str) -> int | None:
+    """An open descriptor on the lock file beside the warehouse; None where it cannot be made (a reader
+    on a read-only directory), which only loses the priority protocol, not safety: DuckDB still locks."""
+    try:
+        return os.open(f"{path}{suffix}", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return None
+
+
+def _flock(fd: int | None, mode: int, deadline: float) -> bool:
+    """Take ``mode`` on ``fd`` before ``deadline`` (monotonic); False when the time ran out."""
+    if fd is None:
+        return True
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except OSError as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL)
+
+
+def _close(*fds: int | None) -> None:
+    for fd in fds:
+        if fd is not None:
+            os.close(fd)  # closing releases the flock
+
+
+def _is_lock_conflict(err: duckdb.Error) -> bool:
+    return "Could not set lock" in str(err) or "Conflicting lock" in str(err)
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every shipped migration, in order."""
     found = []
@@ -39,26 +92,73 @@ def migrations() -> list[tuple[int, str, str]]:
 class Warehouse:
     """A DuckDB warehouse file with the project's schema."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False, wait: float | None = None) -> None:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise WarehouseError(f"no warehouse at {self.path}: run `dpw demo` or `dpw ingest` first")
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._in_transaction = False
+        wait = (READER_WAIT if read_only else WRITER_WAIT) if wait is None else wait
+        self._lock = self._acquire(time.monotonic() + wait, wait)
         try:
-            # A reader runs users' SQL: no files written or read outside the warehouse (COPY TO, read_csv).
-            config = {"enable_external_access": False} if read_only else {}
-            self.conn = duckdb.connect(str(self.path), read_only=read_only, config=config)
-        except duckdb.IOException as err:
-            raise WarehouseError(f"cannot open the warehouse at {self.path}: {err}") from err
-        # Stored instants are TIMESTAMPTZ; a UTC session hands them to polars as UTC.
-        self.conn.execute("SET TimeZone = 'UTC'")
-        if not read_only:
-            self.migrate()
+            self.conn = self._connect(time.monotonic() + wait, wait)
+            # Stored instants are TIMESTAMPTZ; a UTC session hands them to polars as UTC.
+            self.conn.execute("SET TimeZone = 'UTC'")
+            if not read_only:
+                self.migrate()
+        except BaseException:
+            _close(self._lock)
+            raise
+
+    def _acquire(self, deadline: float, wait: float) -> int | None:
+        """Take this process's turn: readers share ``.lock``; a writer closes ``.gate`` to new readers,
+        then waits for the readers already in to leave."""
+        gate, lock = _lock_file(self.path, ".gate"), _lock_file(self.path, ".lock")
+        try:
+            if self.read_only:
+                ok = _flock(gate, fcntl.LOCK_SH, deadline) and _flock(lock, fcntl.LOCK_SH, deadline)
+            else:
+                ok = _flock(gate, fcntl.LOCK_EX, deadline) and _flock(lock, fcntl.LOCK_EX, deadline)
+        except BaseException:
+            _close(gate, lock)
+            raise
+        _close(gate)
+        if not ok:
+            _close(lock)
+            raise self._busy(wait)
+        return lock
+
+    def _connect(self, deadline: float, wait: float) -> duckdb.DuckDBPyConnection:
+        # A reader runs users' SQL: no files written or read outside the warehouse (COPY TO, read_csv).
+        config = {"enable_external_access": False} if self.read_only else {}
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=self.read_only, config=config)
+            except duckdb.IOException as err:
+                if not _is_lock_conflict(err):
+                    raise WarehouseError(f"cannot open the warehouse at {self.path}: {err}") from err
+                if time.monotonic() >= deadline:
+                    raise self._busy(wait, holder=str(err)) from None
+            time.sleep(_POLL)
+
+    def _busy(self, wait: float, holder: str = "") -> WarehouseBusy:
+        pid = re.search(r"\(PID (\d+)\)", holder)
+        who = f"process {pid.group(1)}" if pid else "another process"
+        if self.read_only:
+            return WarehouseBusy(
+                f"{self.path} is being written by {who} (a run publishing a date); waited {wait:.0f} s, "
+                "try again in a moment"
+            )
+        return WarehouseBusy(f"{self.path} is held by {who}; waited {wait:.0f} s for it to let go")
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self.conn.close()
+        finally:
+            _close(self._lock)
+            self._lock = None
 
     def __enter__(self) -> Warehouse:
         return self
@@ -90,7 +190,9 @@ class Warehouse:
 
     def columns(self, table: str) -> list[str]:
         rows = self.conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            # Only this file's tables: an attached staging file has tables of the same names.
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "AND table_catalog = current_database() ORDER BY ordinal_position",
             [table],
         ).fetchall()
         if not rows:
@@ -132,14 +234,21 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction; a nested use joins the enclosing one, so writes compose into one commit."""
         if self.read_only:
             raise WarehouseError(f"the warehouse at {self.path} is open read-only")
+        if self._in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN TRANSACTION")
+        self._in_transaction = True
         try:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        finally:
+            self._in_transaction = False
         self.conn.execute("COMMIT")
 
     def replace_partitions(
@@ -172,9 +281,18 @@ class Warehouse:
         return written
 
     def append(self, table: str, frame: pl.DataFrame) -> int:
-        """Append rows to a log table (ingest_runs), in one transaction."""
+        """Append rows to a log table, in one transaction."""
         self._check_frame(table, frame, None)
         with self.transaction():
+            self._insert(table, frame)
+        return frame.height
+
+    def replace_run(self, table: str, run_id: str, frame: pl.DataFrame) -> int:
+        """Replace one run's rows of a log table (ingest_runs, guard_results): a run's row is written when
+        it starts and rewritten when it ends, so a run that was killed stays visible."""
+        self._check_frame(table, frame, None)
+        with self.transaction() as conn:
+            conn.execute(f'DELETE FROM "{table}" WHERE run_id = ?', [run_id])
             self._insert(table, frame)
         return frame.height
 

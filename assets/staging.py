@@ -1,0 +1,145 @@
+"""Each run builds its date in its own staging file; only the last step touches the warehouse.
+
+See ``warehouse.staging`` for why. A run's staging file is named by its root run id, so a re-execution
+from failure picks up what the failed run already fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from assets.partitions import partition_date
+from assets.resources import WarehouseResource
+from warehouse import runs, staging
+from warehouse.store import Warehouse, WarehouseError
+
+MODE_TAG = "dpw/mode"
+# Where a recompute takes the date's raw from: "warehouse", or the path of a kept staging file.
+RAW_FROM_TAG = "dpw/raw_from"
+# The started row is a courtesy to whoever reads the ledger; a reader holding the warehouse must not
+# delay a capture for long because of it.
+_STARTED_ROW_WAIT = 15.0
+
+log = logging.getLogger(__name__)
+
+
+def run_key(context: dg.AssetExecutionContext) -> str:
+    return context.run.root_run_id or context.run.run_id
+
+
+def run_mode(context: dg.AssetExecutionContext) -> str:
+    return context.run.tags.get(MODE_TAG, "capture")
+
+
+def staging_path(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Path:
+    return staging.staging_file(Path(warehouse.path), partition_date(context), run_key(context))
+
+
+@contextmanager
+def staged(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[Warehouse]:
+    """The run's staging warehouse. The first step of a run records it as started; a recompute's first
+    step copies the date's raw rows in from where the run was told to take them."""
+    day, main = partition_date(context), Path(warehouse.path)
+    path = staging_path(context, warehouse)
+    first = not path.exists()
+    with Warehouse(path) as wh:
+        if first:
+            _record_started(main, run_key(context), day, run_mode(context))
+        if run_mode(context) != "capture" and not wh.has_raw(day, "djangopackages/"):
+            source = raw_source(context, main, day, own=path)
+            copied = staging.seed(wh, source, day)
+            context.log.info(f"recomputing {day} from {source}: {copied}")
+        yield wh
+
+
+def raw_source(context: dg.AssetExecutionContext, main: Path, day: date, own: Path) -> Path:
+    """Where a recompute reads the date's raw: as tagged, else the warehouse, else the newest kept capture."""
+    tagged = context.run.tags.get(RAW_FROM_TAG)
+    if tagged:
+        return main if tagged == "warehouse" else Path(tagged)
+    if main.exists():
+        with Warehouse(main, read_only=True) as wh:
+            if wh.has_raw(day, "djangopackages/"):
+                return main
+    for path in reversed(staging.kept(main, day)):
+        if path != own and staging.has_raw(path, day):
+            return path
+    raise dg.Failure(f"no raw data is stored or kept for {day}: it can only be captured on that date")
+
+
+def _record_started(main: Path, run_id: str, day: date, mode: str) -> None:
+    try:
+        runs.record(
+            main,
+            run_id,
+            {"ingest_runs": runs.started_row(run_id, day, mode, datetime.now(UTC))},
+            wait=_STARTED_ROW_WAIT,
+        )
+    except WarehouseError as err:
+        log.warning(f"run {run_id} for {day} goes on without its started row: {err}")
+
+
+def root_cause(error: BaseException | None) -> str:
+    """One line: the innermost error that says what went wrong (a Failure's description, a source's
+    method, URL, status and reason), not the step wrapper around it."""
+    while error is not None:
+        inner = error.__cause__ or error.__context__
+        if isinstance(error, dg.Failure) or inner is None:
+            break
+        error = inner
+    if error is None:
+        return "the step failed without an error"
+    text = error.description if isinstance(error, dg.Failure) and error.description else str(error)
+    return " ".join(text.split()) or type(error).__name__
+
+
+class PublicationRefused(dg.Failure):
+    """A guard failed: the date stays unpublished and its capture kept; the step has recorded why."""
+
+
+@dg.failure_hook(required_resource_keys={"warehouse"})
+def record_failure(context: dg.HookContext) -> None:
+    """A failed step marks its run failed in the ledger with the root cause; the first failure of a run
+    is the one kept, and a refusal (the guards') is already recorded by the step itself."""
+    error = context.op_exception
+    run = context.instance.get_run_by_id(context.run_id)
+    if run is None or isinstance(error, PublicationRefused) or "dagster/partition" not in run.tags:
+        return
+    day = date.fromisoformat(run.tags["dagster/partition"])
+    run_id, mode = run.root_run_id or run.run_id, run.tags.get(MODE_TAG, "capture")
+    interrupted = isinstance(error, KeyboardInterrupt | dg.DagsterExecutionInterruptedError)
+    status = "interrupted" if interrupted else "failed"
+    message = f"{context.step_key}: {'interrupted' if interrupted else root_cause(error)}"
+    main = Path(context.resources.warehouse.path)
+    path = staging.staging_file(main, day, run_id)
+    stats = context.instance.get_run_stats(context.run_id)
+    started = datetime.fromtimestamp(stats.start_time, UTC) if stats.start_time else datetime.now(UTC)
+    try:
+        if path.exists():
+            with Warehouse(path) as wh:
+                row = runs.run_summary(
+                    wh,
+                    day,
+                    run_id=run_id,
+                    mode=mode,
+                    started_at=started,
+                    finished_at=datetime.now(UTC),
+                    status=status,
+                    message=message,
+                )
+        else:
+            row = runs.started_row(run_id, day, mode, started).with_columns(
+                pl.lit(status).alias("status"),
+                pl.lit(message).alias("message"),
+                pl.lit(datetime.now(UTC)).cast(pl.Datetime("us", "UTC")).alias("finished_at"),
+            )
+        runs.record_failure(main, run_id, row)
+    except WarehouseError as err:
+        context.log.warning(f"the failure of run {run_id} could not be recorded: {err}")

@@ -1,0 +1,112 @@
+"""Bad upstream days: the guards refuse to publish them, history stays byte-identical, and a person can
+publish the kept capture later without a single request."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines.replay.bundle import Bundle, load_bundle, make_bundle
+from pipelines.replay.server import ReplayServer
+from pipelines.runner import IngestRefused, kept_capture, plan, run_date
+from pipelines.settings import Settings
+from tests.conftest import SAMPLE_BUNDLE
+from warehouse.staging import PUBLISHED_TABLES
+from warehouse.store import Warehouse
+
+
+def checksums(path: Path, before: date) -> dict[str, tuple[int, str]]:
+    """Row count and a digest of every published table's rows dated before ``before``."""
+    with Warehouse(path, read_only=True) as wh:
+        return {
+            table: wh.row(
+                f"SELECT count(*), md5(coalesce(string_agg(t::VARCHAR, chr(10) ORDER BY t::VARCHAR), '')) "
+                f"FROM {table} AS t WHERE snapshot_date < ?",
+                [before],
+            )
+            for table in PUBLISHED_TABLES
+        }
+
+
+def rows_on(path: Path, table: str, day: date) -> int:
+    with Warehouse(path, read_only=True) as wh:
+        return wh.row(f"SELECT count(*) FROM {table} WHERE snapshot_date = ?", [day])[0]
+
+
+@pytest.fixture(scope="module")
+def sample() -> Bundle:
+    return load_bundle(SAMPLE_BUNDLE)
+
+
+@pytest.fixture
+def first_day(sample: Bundle, tmp_path: Path) -> tuple[Settings, date]:
+    """A warehouse with one good day captured from the whole sample."""
+    day = sample.as_of + timedelta(days=1)
+    with ReplayServer(sample, date=day) as server:
+        settings = Settings().with_replay(server.base_url).with_warehouse(tmp_path / "w.duckdb")
+        assert run_date(settings, day, plan(settings, day)).summary["status"] == "ok"
+    return settings, day
+
+
+def bad_day(sample: Bundle, packages: list[dict]) -> Bundle:
+    return make_bundle(packages, categories=sample.categories, grids=sample.grids, as_of=sample.as_of)
+
+
+def refuse_then_allow(
+    settings: Settings, server: ReplayServer, day: date, guard: str, also: tuple[str, ...] = ()
+) -> str:
+    """Capture ``day`` (refused naming ``guard``), then publish the kept capture with --allow and no
+    request; returns the refusal's message."""
+    good = settings.warehouse
+    before = checksums(good, day)
+    settings = settings.with_replay(server.base_url)
+    with pytest.raises(IngestRefused) as refused:
+        run_date(settings, day, plan(settings, day))
+    message = str(refused.value)
+    assert f"guard {guard} failed" in message and "\n" not in message
+    assert checksums(good, day) == before
+    assert all(rows_on(good, table, day) == 0 for table in PUBLISHED_TABLES)
+    with Warehouse(good, read_only=True) as wh:
+        ledger = wh.query("SELECT status, message FROM ingest_runs WHERE snapshot_date = $d", {"d": day})
+        fired = wh.query(
+            "SELECT guard FROM guard_results WHERE snapshot_date = $d AND level = 'fail'", {"d": day}
+        )
+    assert ledger.rows() == [("refused", message)]
+    assert guard in fired.get_column("guard").to_list()
+    assert kept_capture(settings, day) is not None
+
+    allow = sorted(set(fired.get_column("guard")) | set(also))
+    server.reset_counts()
+    assert plan(settings, day, allow=allow) == "recompute"
+    result = run_date(settings, day, "recompute", allow=allow)
+    assert sum(server.request_counts().values()) == 0
+    assert result.summary["status"] == "ok"
+    assert checksums(good, day) == before
+    assert rows_on(good, "raw_records", day) > 0
+    assert {g["guard"] for g in result.guards if g["level"] == "allowed"} == set(allow)
+    assert kept_capture(settings, day) is None
+    return message
+
+
+def test_a_day_where_most_packages_vanish_is_refused_and_can_be_allowed(sample, first_day):
+    settings, first = first_day
+    day = first + timedelta(days=1)
+    survivors = list(sample.packages[: len(sample.packages) * 4 // 10])
+    with ReplayServer(bad_day(sample, survivors), date=day) as server:
+        message = refuse_then_allow(settings, server, day, "packages_vanished")
+    assert f"{len(survivors)}" in message
+    assert rows_on(settings.warehouse, "daily_package_metrics", day) == len(survivors)
+
+
+def test_a_day_where_a_field_is_gone_from_every_record_is_refused(sample, first_day):
+    settings, first = first_day
+    day = first + timedelta(days=1)
+    stripped = [{k: v for k, v in r.items() if k != "repo_watchers"} for r in sample.packages]
+    with ReplayServer(bad_day(sample, stripped), date=day) as server:
+        message = refuse_then_allow(settings, server, day, "field_vanished")
+    assert "repo_watchers" in message
+    # Every record lacks a required field: all are quarantined, none scored, every one accounted for.
+    assert rows_on(settings.warehouse, "rejected_records", day) == len(sample.packages)
+    assert rows_on(settings.warehouse, "daily_package_metrics", day) == 0

@@ -1,0 +1,108 @@
+"""Staging: a run builds its date in a file of its own, then publishes it into the warehouse at once.
+
+A date's raw data can be fetched only on that date, so nothing that happens to the warehouse file may cost
+it: a run lands what it fetched, and everything computed from it, in ``<warehouse>.staging/<date>.<run>.duckdb``
+(nobody else opens that file, so no reader can block a step), and only the last step opens the warehouse
+for writing, for one short transaction that replaces the date in every published table. A run that cannot
+publish (a guard refused the day, a reader held the file too long, a kill) leaves the warehouse exactly as
+it was and its staging file kept, so the date can be published later from what was fetched, without a
+request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from warehouse.store import Warehouse
+
+# Every table a run writes for its date, in the order they are replaced. Raw first: a published date's
+# tables are always a function of the raw published with them.
+PUBLISHED_TABLES = (
+    "raw_records",
+    "raw_requests",
+    "package_snapshots",
+    "category_snapshots",
+    "grid_snapshots",
+    "grid_package_snapshots",
+    "repository_snapshots",
+    "pypi_projects",
+    "release_snapshots",
+    "rejected_records",
+    "daily_package_metrics",
+    "daily_grid_percentiles",
+)
+RAW_TABLES = ("raw_records", "raw_requests")
+
+
+def staging_dir(warehouse: Path) -> Path:
+    """Beside the warehouse, so everything a warehouse keeps lives in one directory."""
+    return warehouse.with_name(warehouse.name + ".staging")
+
+
+def staging_file(warehouse: Path, day: date, run_id: str) -> Path:
+    return staging_dir(warehouse) / f"{day.isoformat()}.{run_id}.duckdb"
+
+
+def kept(warehouse: Path, day: date) -> list[Path]:
+    """Staging files of ``day`` that were never published, oldest first."""
+    folder = staging_dir(warehouse)
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob(f"{day.isoformat()}.*.duckdb"), key=lambda p: p.stat().st_mtime)
+
+
+def has_raw(path: Path, day: date) -> bool:
+    if not path.exists():
+        return False
+    with Warehouse(path, read_only=True) as wh:
+        return wh.has_raw(day, "djangopackages/")
+
+
+def seed(staged: Warehouse, source: Path, day: date) -> dict[str, int]:
+    """Copy ``day``'s raw rows from ``source`` (the warehouse, or a kept staging file) into ``staged``,
+    so a recompute works on a file of its own."""
+    with Warehouse(source, read_only=True) as origin:
+        frames = {table: origin.partition(table, day) for table in RAW_TABLES}
+    return staged.replace_partitions(day, frames)
+
+
+def publish(
+    warehouse: Path, staged: Path, day: date, run_id: str, logs: Mapping[str, pl.DataFrame]
+) -> dict[str, int]:
+    """Replace ``day`` in every published table of ``warehouse`` with the staged rows, in one transaction.
+
+    ``logs`` (the run's ledger row and guard results) are written in the same transaction,
+    so a date is never visible without the run that published it. Waits (bounded) for readers to leave.
+    """
+    written: dict[str, int] = {}
+    with Warehouse(warehouse) as wh:
+        wh.conn.execute("ATTACH ? AS staged (READ_ONLY)", [str(staged)])
+        try:
+            with wh.transaction() as conn:
+                for table in PUBLISHED_TABLES:
+                    columns = ", ".join(f'"{c}"' for c in wh.columns(table))
+                    conn.execute(f'DELETE FROM main."{table}" WHERE snapshot_date = ?', [day])
+                    conn.execute(
+                        f'INSERT INTO main."{table}" ({columns}) SELECT {columns} FROM staged."{table}" '
+                        "WHERE snapshot_date = ?",
+                        [day],
+                    )
+                    written[table] = conn.execute(
+                        f'SELECT count(*) FROM main."{table}" WHERE snapshot_date = ?', [day]
+                    ).fetchall()[0][0]
+                for table, frame in logs.items():
+                    wh.replace_run(table, run_id, frame)
+        finally:
+            wh.conn.execute("DETACH staged")
+    return written
+
+
+def discard(warehouse: Path, day: date) -> None:
+    """Remove ``day``'s staging files once the date is published: the warehouse holds what they held."""
+    for path in kept(warehouse, day):
+        for leftover in (path, *path.parent.glob(path.name + ".*")):
+            leftover.unlink(missing_ok=True)
