@@ -1,25 +1,50 @@
-"""The `dpw` command line: ingest, ask SQL questions, run the replay server and the offline demo."""
+"""The `dpw` command line: ingest, ask SQL questions, run the replay server and the offline demo.
+
+Whatever it prints from data (cells, titles, SQL and messages that quote them) goes through `safe`: the
+warehouse holds what strangers typed into djangopackages.org, and a terminal obeys escape sequences.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
+import click
 import duckdb
 import polars as pl
 import pyarrow as pa
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
 from pipelines.settings import Settings
 from warehouse import queries
 from warehouse.store import Warehouse, WarehouseError
 
+console = Console()
+err_console = Console(stderr=True)
+
+
+class _App(TyperGroup):
+    """The root command. Every command runs inside its `invoke`, so this is the one place a Ctrl-C is
+    turned into a line and the shell's code for SIGINT (typer alone exits 130 without a word)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            err_console.print("interrupted", markup=False, highlight=False)
+            raise typer.Exit(130) from None
+
+
 app = typer.Typer(
+    cls=_App,
     help="Django Packages Warehouse: which Django packages are alive, rising or abandoned.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -29,16 +54,21 @@ replay_app = typer.Typer(
 )
 app.add_typer(replay_app, name="replay")
 
-console = Console()
-err_console = Console(stderr=True)
-
 WarehouseOption = Annotated[
     Path | None,
     typer.Option(
-        "--warehouse", help="DuckDB warehouse file [default: $DPW_WAREHOUSE or ./data/warehouse.duckdb]"
+        "--warehouse", help="DuckDB warehouse file (default: $DPW_WAREHOUSE or ./data/warehouse.duckdb)"
     ),
 ]
-FormatOption = Annotated[str, typer.Option("--format", help="table, csv or json")]
+FORMATS = ("table", "csv", "json")
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="table, csv or json. CSV cells are the data as stored, except control characters other than "
+        "tab and newline, written as escapes like \\x1b; json escapes them itself",
+    ),
+]
 
 
 def _settings(warehouse: Path | None) -> Settings:
@@ -52,7 +82,35 @@ def _date(text: str, option: str = "--date") -> date:
         raise typer.BadParameter(f"{text!r} is not a date like 2026-02-17", param_hint=option) from None
 
 
-# What a user's query can run into: a bad statement, a missing warehouse, a result polars cannot hold.
+def _format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: use table, csv or json", param_hint="--format")
+    return fmt
+
+
+# What a terminal acts on instead of showing: C0 controls (ESC starts a sequence, CR rewrites the line,
+# BS erases), DEL and C1 controls (U+009B is a CSI by itself); and lone surrogates, which cannot be encoded,
+# so printing one raises. Arguments bring those in: Python decodes bytes that are not UTF-8 to surrogates.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def safe(text: object, keep: str = "") -> str:
+    """``text`` made fit for a terminal: each character `_UNSAFE` matches, except those in ``keep``, is
+    written as its Python escape (ESC as ``\\x1b``, a surrogate as ``\\ud800``), so it is seen, not obeyed.
+    Print the result as `Text` (or with markup off): a title ``[/]`` is data, not rich markup."""
+    return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else ascii(m.group())[1:-1], str(text))
+
+
+def _say(con: Console, *parts: str | tuple[str, str], keep: str = "") -> None:
+    """Print one line of ``parts`` (text, or text and a style), each made safe. Not wrapped: an answer
+    meant as one line stays one line at any width."""
+    con.print(
+        Text.assemble(*(safe(p, keep) if isinstance(p, str) else (safe(p[0], keep), p[1]) for p in parts)),
+        soft_wrap=True,
+    )
+
+
+# What a user's query can run into: a bad statement, a missing or busy warehouse, a result polars cannot hold.
 QUERY_ERRORS = (WarehouseError, duckdb.Error, pl.exceptions.PolarsError, pa.ArrowException)
 
 
@@ -63,13 +121,24 @@ def _describe(err: Exception) -> str:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
+    # DuckDB's errors point at the statement on a second line, so newlines stay.
+    _say(err_console, ("error:", "bold red"), " ", message, keep="\n\t")
     return typer.Exit(code)
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=str, ensure_ascii=False)
+    return str(value)
+
+
 def print_frame(frame: pl.DataFrame, fmt: str, title: str | None = None) -> None:
-    if fmt == "csv":
-        # CSV has no lists or structs: such cells are written as JSON text.
+    if _format(fmt) == "csv":
+        # CSV has no lists or structs: such cells are written as JSON text, as a table shows them.
         nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
         flat = frame.with_columns(
             pl.Series(
@@ -79,49 +148,64 @@ def print_frame(frame: pl.DataFrame, fmt: str, title: str | None = None) -> None
             )
             for c in nested
         )
-        sys.stdout.write(flat.write_csv())
+        # Escaping adds no comma, quote or newline, so the CSV keeps its shape; fields holding a newline
+        # are quoted by the writer.
+        sys.stdout.write(safe(flat.write_csv(), keep="\t\n"))
     elif fmt == "json":
+        # ensure_ascii (json's default) writes every control character and non-ASCII one as \uXXXX.
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=2) + "\n")
-    elif fmt == "table":
-        table = Table(title=title, show_lines=False)
-        for column in frame.columns:
-            table.add_column(column, justify="right" if frame.schema[column].is_numeric() else "left")
-        for row in frame.iter_rows():
-            table.add_row(*("" if v is None else f"{v:.1f}" if isinstance(v, float) else str(v) for v in row))
-        console.print(table)
     else:
-        raise typer.BadParameter(f"{fmt!r}: use table, csv or json", param_hint="--format")
+        table = Table(title=None if title is None else Text(safe(title)), show_lines=False)
+        for column in frame.columns:
+            table.add_column(
+                Text(safe(column)), justify="right" if frame.schema[column].is_numeric() else "left"
+            )
+        for row in frame.iter_rows():
+            table.add_row(*(Text(safe(_cell(v))) for v in row))
+        console.print(table)
 
 
 @app.command()
 def ingest(
     day: Annotated[str, typer.Option("--date", help="snapshot date YYYY-MM-DD")],
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            help="a guard to let through after looking at the refused day (repeatable); publishes the kept "
+            "capture without a request",
+        ),
+    ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Materialize one snapshot date: capture it if it is the sources' current date, else recompute it
-    from its stored raw data; refuse otherwise."""
+    from its stored (or kept) raw data; refuse otherwise. The date is published only if its guards pass."""
     from pipelines.runner import IngestRefused, plan, run_date
 
     settings = _settings(warehouse)
     target = _date(day)
     try:
-        mode = plan(settings, target)
-        console.print(
-            f"{target}: {'capturing from the sources' if mode == 'capture' else 'recomputing from stored raw'}"
+        mode = plan(settings, target, allow=allow or ())
+        _say(
+            console,
+            f"{target}: {'capturing from the sources' if mode == 'capture' else 'recomputing from stored raw'}",
         )
-        result = run_date(settings, target, mode)
+        result = run_date(settings, target, mode, allow=allow or ())
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None
     s = result.summary
-    console.print(
+    _say(
+        console,
         f"{target} ({result.mode}): {s['records_fetched']} records fetched, {s['records_accepted']} accepted "
         f"({s['records_repaired']} repaired), {s['records_rejected']} rejected; "
         f"{s['packages_scored']} packages scored with {s['score_version']}; requests: "
         f"djangopackages {s['requests_djangopackages']}, github {s['requests_github']}, pypi {s['requests_pypi']} "
-        f"({s['requests_failed']} failed); counts {'add up' if s['status'] == 'ok' else 'DO NOT add up'}"
+        f"({s['requests_failed']} failed); counts {'add up' if s['status'] == 'ok' else 'DO NOT add up'}",
     )
+    for guard in result.guards:
+        _say(err_console, f"guard {guard['guard']} {guard['level']}: {guard['message']}")
     for check in result.failed_checks:
-        err_console.print(f"[bold red]contract check failed:[/] {check}")
+        _say(err_console, f"contract check failed: {check}")
     if s["status"] != "ok" or result.failed_checks:
         raise typer.Exit(1)
 
@@ -131,7 +215,7 @@ def rescore(
     first: Annotated[str, typer.Option("--from", help="first snapshot date")],
     last: Annotated[str, typer.Option("--to", help="last snapshot date")],
     score_version: Annotated[
-        str | None, typer.Option(help="score version [default: the current one]")
+        str | None, typer.Option(help="score version (default: the current one)")
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
@@ -147,13 +231,13 @@ def rescore(
         days = run_rescore(_settings(warehouse), _date(first, "--from"), _date(last, "--to"), version)
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None
-    console.print(f"rescored {len(days)} dates ({days[0]} .. {days[-1]}) with {version}")
+    _say(console, f"rescored {len(days)} dates ({days[0]} .. {days[-1]}) with {version}")
 
 
 @app.command()
 def explain(
     package: Annotated[str, typer.Argument(help="package slug or id")],
-    day: Annotated[str | None, typer.Option("--date", help="snapshot date [default: the latest]")] = None,
+    day: Annotated[str | None, typer.Option("--date", help="snapshot date (default: the latest)")] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Why a package scores what it does: the components, the reason in words, and its score history."""
@@ -177,17 +261,20 @@ def explain(
     chosen = history if day is None else history.filter(pl.col("snapshot_date") == _date(day))
     if chosen.height == 0:
         raise _fail(
-            f"{package} has no row on {day}; it has {history['snapshot_date'].min()} .. {history['snapshot_date'].max()}"
+            f"{package!r} has no row on {day}; it has {history['snapshot_date'].min()} .. {history['snapshot_date'].max()}"
         )
     row = chosen.row(-1, named=True)
-    console.print(
-        f"[bold]{row['title']}[/] ({row['slug']}, id {row['package_id']}) on {row['snapshot_date']}"
+    _say(
+        console,
+        (row["title"], "bold"),
+        f" ({row['slug']}, id {row['package_id']}) on {row['snapshot_date']}",
     )
     score = "unknown" if row["activity_score"] is None else f"{row['activity_score']:.1f}"
-    console.print(
-        f"activity {score} ({row['score_version']}): {row['status']}, trend {row['trend']}, coverage {row['coverage']}"
+    _say(
+        console,
+        f"activity {score} ({row['score_version']}): {row['status']}, trend {row['trend']}, coverage {row['coverage']}",
     )
-    console.print(reason(row))
+    _say(console, reason(row))
     parts = [
         "recency",
         "consistency",
@@ -237,7 +324,9 @@ def sql(
 
 @app.command()
 def query(
-    name: Annotated[str | None, typer.Argument(help="a named query from warehouse/sql/")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="the name of a query in the catalog (see --list), not a path")
+    ] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="key=value (repeatable)")] = None,
     list_: Annotated[
         bool, typer.Option("--list", help="list the named queries and their parameters")
@@ -245,12 +334,12 @@ def query(
     warehouse: WarehouseOption = None,
     fmt: FormatOption = "table",
 ) -> None:
-    """Run a named SQL query (see --list)."""
+    """Run a named SQL query from the catalog shipped in warehouse/sql/ (see --list)."""
     if list_ or name is None:
         for q in queries.available():
-            console.print(f"[bold]{q.name}[/]: {q.description}")
+            _say(console, (q.name, "bold"), f": {q.description}")
             for p in q.params:
-                console.print(f"    --param {p.name}=<{p.kind}>  {p.help} (default {p.default})")
+                _say(console, f"    --param {p.name}=<{p.kind}>  {p.help} (default {p.default})")
         return
     given = {}
     for item in param or []:
@@ -269,6 +358,138 @@ def query(
     print_frame(frame, fmt, title=named.description)
 
 
+def reject_causes(reasons: str, fields: list[str]) -> list[str]:
+    """The distinct causes in a rejected record's ``reasons``: each reason ("<field>: <what> (<value>)",
+    joined with "; ") without its value, so records rejected for the same cause group together.
+
+    The value is raw data and may itself hold "; " or parentheses, so the text is split only where one of
+    the record's own fields begins, and the value is everything from the first " (" to the final ")"
+    (pandera's check names, like ``greater_than_or_equal_to(0)``, have no space before their parenthesis).
+    """
+    names = "|".join(re.escape(f) for f in fields if f)
+    parts = re.split(f"; (?=(?:{names}): )", reasons) if names else reasons.split("; ")
+    return list(dict.fromkeys(re.sub(r" \(.*\)\Z", "", part, flags=re.DOTALL) for part in parts))
+
+
+# How many record keys a group of rejects shows: enough to look one up, few enough to read.
+REJECT_EXAMPLES = 3
+
+
+def _reject_groups(rows: pl.DataFrame, day: date) -> pl.DataFrame:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for source, key, fields, reasons in rows.iter_rows():
+        for cause in reject_causes(reasons, fields):
+            groups.setdefault((source, cause), []).append(key)
+    ordered = sorted(groups.items(), key=lambda item: (item[0][0], -len(item[1]), item[0][1]))
+    return pl.DataFrame(
+        {
+            "snapshot_date": [day] * len(ordered),
+            "source": [source for (source, _), _ in ordered],
+            "reason": [cause for (_, cause), _ in ordered],
+            "records": [len(keys) for _, keys in ordered],
+            "examples": [list(dict.fromkeys(keys))[:REJECT_EXAMPLES] for _, keys in ordered],
+        },
+        schema={
+            "snapshot_date": pl.Date,
+            "source": pl.String,
+            "reason": pl.String,
+            "records": pl.Int64,
+            "examples": pl.List(pl.String),
+        },
+    )
+
+
+# The date `dpw rejects` shows when none is given: the latest with something to show.
+_LATEST_SHOWN = (
+    "SELECT greatest((SELECT max(snapshot_date) FROM rejected_records), "
+    "(SELECT max(snapshot_date) FROM guard_results WHERE level <> 'ok'))"
+)
+_LATEST_REJECT = "SELECT max(snapshot_date) FROM rejected_records WHERE source = ?"
+
+
+@app.command()
+def rejects(
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="snapshot date (default: the latest with something to show)"),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="only rejects from this source, e.g. djangopackages/packages or github/repository"),
+    ] = None,
+    warehouse: WarehouseOption = None,
+    fmt: FormatOption = "table",
+) -> None:
+    """What a date quarantined, by source and reason, and the dataset guards that fired.
+
+    Rejected records are grouped by source and cause (the reason without the value it quotes), with counts
+    and example record keys; the guards are those at warn, fail or allowed in the date's runs.
+
+    The default date is the latest with rejects or a guard that fired; with --source, the latest with
+    rejects from that source. Guards belong to a date, not a source: --source does not filter them."""
+    _format(fmt)
+    settings = _settings(warehouse)
+    picked = None if day is None else _date(day)
+    try:
+        with Warehouse(settings.warehouse, read_only=True) as wh:
+            if picked is None:
+                picked = wh.row(*((_LATEST_REJECT, [source]) if source else (_LATEST_SHOWN, [])))[0]
+            rows = wh.query(
+                "SELECT source, record_key, fields, reasons FROM rejected_records "
+                "WHERE snapshot_date = $d AND ($s::VARCHAR IS NULL OR source = $s) "
+                "ORDER BY source, TRY_CAST(record_key AS BIGINT) NULLS LAST, record_key",
+                {"d": picked, "s": source},
+            )
+            guards = wh.query(
+                "SELECT g.snapshot_date, g.run_id, g.guard, g.level, g.value, g.message "
+                "FROM guard_results g LEFT JOIN ingest_runs r USING (run_id) "
+                "WHERE g.snapshot_date = $d AND g.level <> 'ok' "
+                "ORDER BY r.started_at NULLS LAST, g.run_id, g.guard",
+                {"d": picked},
+            )
+    except QUERY_ERRORS as err:
+        raise _fail(_describe(err)) from None
+    groups = _reject_groups(rows, picked)
+    where = f" from {source}" if source else ""
+    if rows.height == 0 and guards.height == 0:
+        # In csv and json the output stays data (empty), and the words go to stderr.
+        _say(
+            console if fmt == "table" else err_console,
+            f"nothing quarantined{where} and no guard fired "
+            + (f"on {picked}" if picked else f"in {settings.warehouse}"),
+        )
+        if fmt == "table":
+            return
+    if fmt == "json":
+        document = {
+            "snapshot_date": picked,
+            "records": rows.height,
+            "rejects": groups.drop("snapshot_date").to_dicts(),
+            "guards": guards.drop("snapshot_date").to_dicts(),
+        }
+        sys.stdout.write(json.dumps(document, default=str, indent=2) + "\n")
+    elif fmt == "csv":
+        # One CSV for both parts: `section` says which, and the other part's columns stay empty.
+        both = pl.concat(
+            [
+                groups.select(pl.lit("reject").alias("section"), pl.all()),
+                guards.select(pl.lit("guard").alias("section"), pl.all()),
+            ],
+            how="diagonal",
+        )
+        print_frame(both, "csv")
+    else:
+        if rows.height:
+            title = f"{rows.height} records quarantined{where} on {picked}, by reason"
+            print_frame(groups.drop("snapshot_date"), "table", title=title)
+        else:
+            _say(console, f"nothing quarantined{where} on {picked}")
+        if guards.height:
+            print_frame(guards.drop("snapshot_date"), "table", title=f"guards that fired on {picked}")
+        else:
+            _say(console, f"no guard fired on {picked}")
+
+
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[
@@ -282,12 +503,31 @@ def replay_serve(
     synthetic: Annotated[
         int | None, typer.Option(help="serve N generated packages instead of a bundle")
     ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help="fault rates, e.g. '5xx=0.1,timeout=0.02,truncate=0.01,html=0.01,stats202=0.3'; "
+            "'pypi:5xx=0.2' for one source, 'timeout_s=5' for how long a timeout holds [default: 65]"
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of the fault rates and of --synthetic")] = 0,
 ) -> None:
     """Serve the djangopackages, GitHub and PyPI APIs from a bundle on loopback until interrupted."""
+    from pipelines.replay.faults import RateSpec
     from pipelines.replay.server import SAMPLE_BUNDLE, serve
 
+    try:
+        RateSpec.parse(faults or "")
+    except ValueError as err:  # refused before the bundle is loaded, naming the bad item
+        raise typer.BadParameter(str(err), param_hint="--faults") from None
     serve(
-        bundle or SAMPLE_BUNDLE, host=host, port=port, date=_date(day) if day else None, synthetic=synthetic
+        bundle or SAMPLE_BUNDLE,
+        host=host,
+        port=port,
+        date=_date(day) if day else None,
+        synthetic=synthetic,
+        seed=seed,
+        faults=faults,
     )
 
 

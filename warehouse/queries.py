@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 SQL_PACKAGE = "warehouse.sql"
 _PARAM = re.compile(r"^--\s*param:\s*(\w+)\s+(int|float|str|date)\s+(\S+)\s*(.*)$")
@@ -59,21 +60,29 @@ class NamedQuery:
 
 
 def load(name: str) -> NamedQuery:
-    path = resources.files(SQL_PACKAGE) / f"{name}.sql"
-    if not path.is_file():
-        raise QueryError(f"no query named {name!r}; `dpw query --list` shows them")
-    return _parse(name, path.read_text(encoding="utf-8"))
+    """The shipped query called ``name``. The name is looked up among the catalog's files, never joined
+    into a path: ``/etc/x``, ``../x`` or ``x.sql`` would otherwise run any SQL file the user can name."""
+    catalog = _catalog()
+    if name not in catalog:
+        if re.search(r"[./\\]", name):
+            raise QueryError(
+                f"{name!r} looks like a path or file name: `dpw query` runs only the catalog's named queries; "
+                "`dpw query --list` shows them"
+            )
+        raise QueryError(f"no query named {name!r} in the catalog; `dpw query --list` shows them")
+    return _parse(name, catalog[name].read_text(encoding="utf-8"))
 
 
 def available() -> list[NamedQuery]:
-    return sorted(
-        (
-            _parse(entry.name.removesuffix(".sql"), entry.read_text(encoding="utf-8"))
-            for entry in resources.files(SQL_PACKAGE).iterdir()
-            if entry.name.endswith(".sql")
-        ),
-        key=lambda q: q.name,
-    )
+    return [_parse(name, entry.read_text(encoding="utf-8")) for name, entry in sorted(_catalog().items())]
+
+
+def _catalog() -> dict[str, Traversable]:
+    return {
+        entry.name.removesuffix(".sql"): entry
+        for entry in resources.files(SQL_PACKAGE).iterdir()
+        if entry.name.endswith(".sql")
+    }
 
 
 def _parse(name: str, text: str) -> NamedQuery:
