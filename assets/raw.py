@@ -21,7 +21,7 @@ from assets.sources.djangopackages import Listing
 from assets.sources.http import RequestLog
 from assets.sources.pypi import PyPIClient
 from assets.staging import staged
-from warehouse import identifiers
+from warehouse import parsing
 from warehouse.parsing import parse_timestamp
 from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
 from warehouse.store import Warehouse
@@ -151,15 +151,22 @@ def raw_djangopackages(
         )
 
 
-def linked_repositories(wh: Warehouse, day: date) -> pl.DataFrame:
-    """GitHub repositories the day's raw package records link to, with what djangopackages knew of them."""
-    raw = read_raw(wh, day, "djangopackages/packages")
-    field = pl.col("payload").str.json_path_match
+def linked_packages(wh: Warehouse, day: date) -> pl.DataFrame:
+    """The day's accepted packages as the parser reads them: which repository and project each links to.
+
+    Through the parser, not a path into the payload, so a record that is odd elsewhere (a lone surrogate
+    in its title) still gets its enrichment, and one that is rejected asks nothing of GitHub or PyPI.
+    """
+    return parsing.parse_packages(read_raw(wh, day, "djangopackages/packages"), day).accepted
+
+
+def linked_repositories(packages: pl.DataFrame) -> pl.DataFrame:
+    """GitHub repositories the packages link to, with what djangopackages knew of them."""
     return (
-        raw.select(
-            identifiers.github_full_names(field("$.repo_url")).alias("full_name"),
-            parse_timestamp(field("$.last_fetched")).alias("last_fetched_at"),
-            (field("$.commits_over_52").is_null() | (field("$.commits_over_52") == "[]")).alias("no_weeks"),
+        packages.select(
+            pl.col("repo_full_name").alias("full_name"),
+            "last_fetched_at",
+            pl.col("commits_over_52").is_null().alias("no_weeks"),
         )
         .drop_nulls("full_name")
         .group_by("full_name")
@@ -191,7 +198,7 @@ def raw_github(
     with request_log(context, warehouse, "raw_github") as log:
         ensure_capture_date(djangopackages.client(log).current_date(), day)
         with staged(context, warehouse) as wh:
-            repos = linked_repositories(wh, day)
+            repos = linked_repositories(linked_packages(wh, day))
         client = github.client(log)
         states = client.repository_states(repos.get_column("full_name").to_list())
         # Participation only where djangopackages' array can be out of date: GitHub saw a push after
@@ -257,8 +264,9 @@ def previous_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
         return empty
     with Warehouse(warehouse.path, read_only=True) as wh:
         return wh.query(
-            "SELECT record_key AS name, status, payload, "
-            "TRY_CAST(json_extract_string(payload, '$.last_serial') AS BIGINT) AS serial "
+            # A payload DuckDB cannot read (a lone surrogate's escape) has no serial: it is fetched again.
+            "SELECT record_key AS name, status, payload, CASE WHEN json_valid(payload) THEN "
+            "TRY_CAST(json_extract_string(payload, '$.last_serial') AS BIGINT) END AS serial "
             "FROM raw_records WHERE source = 'pypi/project' AND snapshot_date < $d AND status IN ('ok', 'unchanged') "
             "QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY snapshot_date DESC) = 1",
             {"d": day},
@@ -315,16 +323,6 @@ def raw_pypi(
             return dg.MaterializeResult(metadata={"skipped": "DPW_PYPI_URL is not set"})
         ensure_capture_date(djangopackages.client(log).current_date(), day)
         with staged(context, warehouse) as wh:
-            names = (
-                read_raw(wh, day, "djangopackages/packages")
-                .select(
-                    identifiers.pypi_names(pl.col("payload").str.json_path_match("$.pypi_url")).alias("name")
-                )
-                .drop_nulls()
-                .unique()
-                .sort("name")
-                .get_column("name")
-                .to_list()
-            )
+            names = linked_packages(wh, day).get_column("pypi_name").drop_nulls().unique().sort().to_list()
         records = pypi_records(client, day, names, previous_pypi(warehouse, day))
         return store_raw(context, warehouse, "raw_pypi", ["pypi/project"], records, log)

@@ -46,6 +46,7 @@ class GitHubResource(dg.ConfigurableResource):
     base_url: str
     token: str | None = None
     participation_wait: float = 2.0
+    timeout: float = 30.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def client(self, log: RequestLog) -> GitHubClient:
@@ -53,7 +54,12 @@ class GitHubResource(dg.ConfigurableResource):
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         http = HttpClient(
-            self.base_url, source="github", log=log, headers=headers, max_body_bytes=self.max_body_bytes
+            self.base_url,
+            source="github",
+            log=log,
+            headers=headers,
+            timeout=self.timeout,
+            max_body_bytes=self.max_body_bytes,
         )
         return GitHubClient(http, participation_wait=self.participation_wait)
 
@@ -62,13 +68,20 @@ class PyPIResource(dg.ConfigurableResource):
     """The PyPI JSON API; unset means PyPI enrichment is skipped (its address is the user's setting)."""
 
     base_url: str | None = None
+    timeout: float = 30.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def client(self, log: RequestLog) -> PyPIClient | None:
         if not self.base_url:
             return None
         return PyPIClient(
-            HttpClient(self.base_url, source="pypi", log=log, max_body_bytes=self.max_body_bytes)
+            HttpClient(
+                self.base_url,
+                source="pypi",
+                log=log,
+                timeout=self.timeout,
+                max_body_bytes=self.max_body_bytes,
+            )
         )
 
 

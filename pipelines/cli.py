@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from pipelines.settings import Settings
+from pipelines.settings import Settings, SettingsError
 from warehouse import queries
 from warehouse.store import Warehouse, WarehouseError
 
@@ -41,6 +41,9 @@ class _App(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("interrupted", markup=False, highlight=False)
             raise typer.Exit(130) from None
+        except SettingsError as err:
+            # Settings are read where a command needs them, and by the code location when it is imported.
+            raise _fail(str(err), 2) from None
 
 
 app = typer.Typer(

@@ -48,12 +48,14 @@ daily_schedule = dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=6
 
 
 def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    timeout = {} if settings.http_timeout is None else {"timeout": settings.http_timeout}
     return {
         "warehouse": WarehouseResource(path=str(settings.warehouse)),
         "djangopackages": DjangoPackagesResource(
             base_url=settings.djangopackages_url,
             page_size=settings.djangopackages_page_size,
             max_body_bytes=settings.max_body_bytes,
+            **timeout,
         ),
         # An EnvVar is resolved when the run starts and never written to Dagster's run storage, where a
         # plain value would be kept in every job snapshot.
@@ -61,8 +63,9 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             base_url=settings.github_url,
             token=dg.EnvVar("GITHUB_TOKEN") if settings.github_token else None,
             max_body_bytes=settings.max_body_bytes,
+            **timeout,
         ),
-        "pypi": PyPIResource(base_url=settings.pypi_url, max_body_bytes=settings.max_body_bytes),
+        "pypi": PyPIResource(base_url=settings.pypi_url, max_body_bytes=settings.max_body_bytes, **timeout),
         "dataset_guards": GuardsResource(**asdict(settings.guards)),
     }
 

@@ -38,13 +38,16 @@ class IngestResult:
 
 
 def sources_date(settings: Settings) -> date | None:
-    """The sources' current date (the Date the djangopackages API answers with), or None when unreachable."""
+    """The sources' current date (the Date the djangopackages API answers with), or None when nothing
+    answered at all; an answer that carries no date is refused with what it was."""
     http = HttpClient(
         settings.djangopackages_url, source="djangopackages", log=RequestLog(), timeout=10, max_attempts=2
     )
     try:
         return DjangoPackagesClient(http).current_date()
-    except SourceError:
+    except SourceError as err:
+        if err.answered:
+            raise IngestRefused(f"the sources' current date is unknown: {err}") from None
         return None
 
 
@@ -73,7 +76,12 @@ def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
         if not stored:
             raise IngestRefused(f"--allow publishes a kept capture, and nothing is kept or stored for {day}")
         return "recompute"
-    current = sources_date(settings)
+    try:
+        current = sources_date(settings)
+    except IngestRefused:
+        if stored:
+            return "recompute"
+        raise
     if current == day:
         return "capture"
     if stored:

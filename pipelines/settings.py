@@ -2,7 +2,8 @@
 
 Sources are configured only here: ``DPW_DJANGOPACKAGES_URL``, ``DPW_GITHUB_URL``, ``DPW_PYPI_URL``,
 ``GITHUB_TOKEN``, the warehouse file ``DPW_WAREHOUSE``, the per-response body cap
-``DPW_MAX_BODY_BYTES``, the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE`` and the dataset
+``DPW_MAX_BODY_BYTES``, a read timeout in seconds overriding each source's own ``DPW_HTTP_TIMEOUT``,
+the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE`` and the dataset
 guards' thresholds ``DPW_GUARD_*`` (shares from 0 to 1, e.g. ``DPW_GUARD_VANISH_FAIL=0.3``). The PyPI JSON API has no default: its address is the user's to give, and without
 it PyPI enrichment is skipped. Settings are checked when made, so a bad value stops a run at its start
 with one line naming the variable, never in the middle of a capture.
@@ -44,6 +45,7 @@ class Settings:
     warehouse: Path = DEFAULT_WAREHOUSE
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     djangopackages_page_size: int = 1000
+    http_timeout: float | None = None  # None: each source's own (djangopackages 60 s, GitHub and PyPI 30 s)
     guards: Thresholds = field(default_factory=Thresholds)
 
     def __post_init__(self) -> None:
@@ -53,6 +55,8 @@ class Settings:
                 _check_url(variable, url)
         if type(self.max_body_bytes) is not int or self.max_body_bytes < 1:
             raise SettingsError("DPW_MAX_BODY_BYTES must be a whole number of bytes, at least 1")
+        if self.http_timeout is not None and not 0 < self.http_timeout <= 3600:
+            raise SettingsError("DPW_HTTP_TIMEOUT must be a number of seconds, more than 0 and at most 3600")
         if type(self.djangopackages_page_size) is not int or self.djangopackages_page_size < 1:
             raise SettingsError("DPW_DJANGOPACKAGES_PAGE_SIZE must be a whole number, at least 1")
 
@@ -67,6 +71,7 @@ class Settings:
             warehouse=Path(env.get("DPW_WAREHOUSE") or DEFAULT_WAREHOUSE),
             max_body_bytes=_byte_count(env.get("DPW_MAX_BODY_BYTES")),
             djangopackages_page_size=_whole("DPW_DJANGOPACKAGES_PAGE_SIZE", env, 1000),
+            http_timeout=_seconds("DPW_HTTP_TIMEOUT", env),
             guards=_thresholds(env),
         )
 
@@ -122,6 +127,16 @@ def _whole(variable: str, env: Mapping[str, str], default: int) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(f"{variable} must be a whole number") from None
+
+
+def _seconds(variable: str, env: Mapping[str, str]) -> float | None:
+    value = env.get(variable)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{variable} must be a number of seconds") from None
 
 
 def _thresholds(env: Mapping[str, str]) -> Thresholds:

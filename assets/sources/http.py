@@ -133,6 +133,18 @@ class SourceError(Exception):
         )
 
 
+def _number_text(text: str) -> int | str:
+    # Python refuses to read integers of more than 4,300 digits (a guard against quadratic parsing), and
+    # one such value in one record would fail its whole page: it is kept as its digits, a string, which
+    # the parser then rejects as out of range for that record alone.
+    return int(text) if len(text) <= 4300 else text
+
+
+def load_json(body: bytes | str) -> Any:
+    """JSON as the sources send it, hostile numbers included."""
+    return json.loads(body, parse_int=_number_text)
+
+
 _UNPARSED: Any = object()
 
 
@@ -146,7 +158,7 @@ class Response:
     parsed: Any = field(default=_UNPARSED, repr=False, compare=False)
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.parsed is _UNPARSED else self.parsed
+        return load_json(self.body) if self.parsed is _UNPARSED else self.parsed
 
     def summary(self) -> str:
         """One line for messages: status, content type and the start of the body."""
@@ -404,7 +416,7 @@ class HttpClient:
         if status != 200 or not expect.json:
             return Response(status, lowered, content, path)
         try:
-            parsed = json.loads(content)
+            parsed = load_json(content)
         except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
             raise _Failure(
                 _summary(status, lowered, content, f"is not JSON ({exc})"), status, lowered

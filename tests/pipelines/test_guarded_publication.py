@@ -3,6 +3,7 @@ publish the kept capture later without a single request."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -110,3 +111,16 @@ def test_a_day_where_a_field_is_gone_from_every_record_is_refused(sample, first_
     # Every record lacks a required field: all are quarantined, none scored, every one accounted for.
     assert rows_on(settings.warehouse, "rejected_records", day) == len(sample.packages)
     assert rows_on(settings.warehouse, "daily_package_metrics", day) == 0
+
+
+def test_a_list_page_that_stays_html_is_refused_naming_its_url(sample, first_day):
+    settings, first = first_day
+    day = first + timedelta(days=1)
+    settings = dataclasses.replace(settings, djangopackages_page_size=100)
+    with ReplayServer(sample, date=day) as server:
+        # The second page of packages is a maintenance page, however often it is asked for.
+        server.set_faults([{"path": r"^/api/v4/packages/\?limit=100&offset=100$", "html": True, "times": 50}])
+        message = refuse_then_allow(settings, server, day, "invalid_page")
+    assert "/api/v4/packages/?limit=100&offset=100" in message
+    # The pages before and after the broken one were kept and published once a person allowed it.
+    assert rows_on(settings.warehouse, "package_snapshots", day) == len(sample.packages) - 100

@@ -486,3 +486,11 @@ def test_ctrl_c_in_the_waiting_thread_cancels_the_items_not_started() -> None:
     assert time.perf_counter() - clock < 0.25
     time.sleep(0.5)
     assert len(started) <= 2
+
+
+def test_an_integer_too_long_for_python_stays_its_digits_instead_of_failing_the_page():
+    from assets.sources.http import load_json
+
+    huge = "9" * 5000
+    page = load_json(f'{{"count": 2, "results": [{{"id": {huge}}}, {{"id": 7}}]}}'.encode())
+    assert page["results"] == [{"id": huge}, {"id": 7}]
