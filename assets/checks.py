@@ -9,28 +9,32 @@ import polars as pl
 from warehouse.contracts import TABLE_MODELS, validate
 
 
-def contract_check_spec(table: str) -> dg.AssetCheckSpec:
+def check_name(table: str, asset: str | None = None) -> str:
+    # An asset that is its table has one contract; a raw asset writes rows of two shared tables.
+    return "matches_contract" if asset is None else f"{table}_match_contract"
+
+
+def contract_check_spec(table: str, asset: str | None = None) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
-        name="matches_contract",
-        asset=table,
+        name=check_name(table, asset),
+        asset=asset or table,
         # Rows that break their contract must not flow on into scores, marts or the published date.
         blocking=True,
         description=f"Every row of the partition passes the {TABLE_MODELS[table].__name__} model.",
     )
 
 
-def contract_check_result(table: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
+def contract_check_result(table: str, frame: pl.DataFrame, asset: str | None = None) -> dg.AssetCheckResult:
     """Validate a partition lazily: all failing rows and checks are reported, not the first."""
     model = TABLE_MODELS[table]
+    key, name = asset or table, check_name(table, asset)
     try:
         failures = validate(model, frame.select(list(model.to_schema().columns))).failures
     except (ValueError, pl.exceptions.ColumnNotFoundError) as err:
-        return dg.AssetCheckResult(
-            asset_key=table, check_name="matches_contract", passed=False, metadata={"error": str(err)}
-        )
+        return dg.AssetCheckResult(asset_key=key, check_name=name, passed=False, metadata={"error": str(err)})
     return dg.AssetCheckResult(
-        asset_key=table,
-        check_name="matches_contract",
+        asset_key=key,
+        check_name=name,
         passed=failures.height == 0,
         metadata={
             "rows": frame.height,

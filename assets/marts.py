@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from assets.checks import contract_check_spec
+from assets.checks import contract_check_result, contract_check_spec
 from assets.core import check_and_stage, materializations
 from assets.partitions import daily_partitions, partition_date, table_metadata, table_spec
 from assets.resources import GuardsResource, WarehouseResource
@@ -103,6 +103,7 @@ def previous_facts(main: Path, day: date) -> guards.DayFacts | None:
         "grid_snapshots",
     ],
     metadata=table_metadata("ingest_runs"),
+    check_specs=[contract_check_spec("ingest_runs"), contract_check_spec("guard_results", "ingest_runs")],
 )
 def ingest_runs(
     context: dg.AssetExecutionContext,
@@ -149,6 +150,12 @@ def ingest_runs(
         if r.level != "ok":
             context.log.warning(f"guard {r.name} {r.level}: {r.message}")
     logs = {"ingest_runs": row, "guard_results": runs.guard_rows(run_id, day, results, config.allow)}
+    checks = [
+        contract_check_result("ingest_runs", row),
+        contract_check_result("guard_results", logs["guard_results"], "ingest_runs"),
+    ]
+    if not all(check.passed for check in checks):
+        raise dg.Failure(f"the ledger rows of {day} fail their contract; nothing was published: {checks}")
     if blocking:
         runs.record(main, run_id, logs)
         raise PublicationRefused(description=message)
@@ -162,5 +169,6 @@ def ingest_runs(
             **table_metadata("ingest_runs", 1),
             **{k: v for k, v in summary.items() if isinstance(v, int | str) and k != "run_id"},
             **{f"published:{table}": n for table, n in written.items()},
-        }
+        },
+        check_results=checks,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets.checks import contract_check_result, contract_check_spec
 from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
 from assets.sources.djangopackages import Listing
@@ -71,9 +72,17 @@ def store_raw(
     records: pl.DataFrame,
     log: RequestLog,
 ) -> dg.MaterializeResult:
-    """Replace this asset's staged raw rows and requests for the date in one transaction."""
+    """Replace this asset's staged raw rows and requests for the date in one transaction.
+
+    Raw is staged even when it breaks its contract (a capture cannot be fetched again); the blocking
+    checks then keep the date from being published until the code is fixed and the date recomputed.
+    """
     day = partition_date(context)
     requests = requests_frame(day, asset, log.records)
+    checks = [
+        contract_check_result("raw_records", records, asset),
+        contract_check_result("raw_requests", requests, asset),
+    ]
     with staged(context, warehouse) as wh:
         wh.replace_partitions(
             day,
@@ -87,8 +96,13 @@ def store_raw(
             "requests": requests.height,
             "failed_requests": requests.filter(~pl.col("ok")).height,
             **{f"{s}:{st}": n for s, st, n in per_source.iter_rows()},
-        }
+        },
+        check_results=checks,
     )
+
+
+def raw_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
+    return [contract_check_spec("raw_records", asset), contract_check_spec("raw_requests", asset)]
 
 
 def page_rows(resource: str, listing: Listing) -> Iterator[tuple[str, str, dict]]:
@@ -102,6 +116,7 @@ def page_rows(resource: str, listing: Listing) -> Iterator[tuple[str, str, dict]
     group_name="raw",
     kinds={"duckdb"},
     metadata=table_metadata("raw_records"),
+    check_specs=raw_check_specs("raw_djangopackages"),
 )
 def raw_djangopackages(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, djangopackages: DjangoPackagesResource
@@ -186,6 +201,7 @@ def failure_payload(error: str | None) -> dict[str, str]:
     kinds={"duckdb"},
     deps=[raw_djangopackages],
     metadata=table_metadata("raw_records"),
+    check_specs=raw_check_specs("raw_github"),
 )
 def raw_github(
     context: dg.AssetExecutionContext,
@@ -278,6 +294,16 @@ def _fetched_rows(results: dict) -> Iterator[tuple[str, str, object]]:
         yield name, r.status, failure_payload(r.error) if r.status == "failed" else r.doc
 
 
+def published_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
+    """The date's PyPI raw rows already in the warehouse (none before its first capture)."""
+    if not Path(warehouse.path).exists():
+        return raw_frame(day, "pypi/project", ())
+    with Warehouse(warehouse.path, read_only=True) as wh:
+        return wh.query(
+            "SELECT * FROM raw_records WHERE snapshot_date = $d AND source = 'pypi/project'", {"d": day}
+        )
+
+
 def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.DataFrame) -> pl.DataFrame:
     """Today's raw PyPI rows, asking only for what may have changed.
 
@@ -307,6 +333,7 @@ def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.D
     kinds={"duckdb"},
     deps=[raw_djangopackages],
     metadata=table_metadata("raw_records"),
+    check_specs=raw_check_specs("raw_pypi"),
 )
 def raw_pypi(
     context: dg.AssetExecutionContext,
@@ -319,8 +346,11 @@ def raw_pypi(
     with request_log(context, warehouse, "raw_pypi") as log:
         client = pypi.client(log)
         if client is None:
+            # Publishing replaces the whole date: keep what an earlier capture of it fetched from PyPI.
             context.log.warning("DPW_PYPI_URL is not set: PyPI enrichment skipped for this date")
-            return dg.MaterializeResult(metadata={"skipped": "DPW_PYPI_URL is not set"})
+            return store_raw(
+                context, warehouse, "raw_pypi", ["pypi/project"], published_pypi(warehouse, day), log
+            )
         ensure_capture_date(djangopackages.client(log).current_date(), day)
         with staged(context, warehouse) as wh:
             names = linked_packages(wh, day).get_column("pypi_name").drop_nulls().unique().sort().to_list()

@@ -371,7 +371,13 @@ def validate(model: type[pa.DataFrameModel], frame: pl.DataFrame) -> Validation:
     failures = row_level.select(
         pl.col("index").cast(pl.UInt32).alias("row"),
         pl.col("column").alias("field"),
-        pl.format("{}: fails {} (value {})", "column", "check", "failure_case").alias("reason"),
+        # A null failure case (a not-null check) would make the whole reason null.
+        pl.format(
+            "{}: fails {} (value {})",
+            "column",
+            "check",
+            pl.col("failure_case").cast(pl.String).fill_null("null"),
+        ).alias("reason"),
     ).unique(maintain_order=True)
     bad = failures.get_column("row").unique()
     valid = frame.with_row_index("_row").filter(~pl.col("_row").is_in(bad.implode())).drop("_row")

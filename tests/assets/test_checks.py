@@ -1,4 +1,5 @@
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -8,6 +9,7 @@ from tests.conftest import sample_packages
 from warehouse.contracts import TABLE_MODELS
 from warehouse.parsing import parse_packages
 from warehouse.raw import raw_frame, record_key
+from warehouse.store import Warehouse
 
 DAY = date(2026, 6, 1)  # after the sample records were fetched: later times are unknown
 
@@ -55,3 +57,41 @@ def test_contract_check_fails_on_a_wrong_dtype(stored_packages):
 
 def test_every_table_has_a_model():
     assert {"package_snapshots", "daily_package_metrics", "rejected_records"} <= set(TABLE_MODELS)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    """A warehouse with one day captured through the pipeline, one record rejected, every table filled."""
+    from pipelines.replay.bundle import make_bundle
+    from pipelines.replay.server import ReplayServer
+    from pipelines.runner import run_date
+    from pipelines.settings import Settings
+
+    records = sample_packages()[:60]
+    records[0] = {**records[0], "id": "abc"}
+    path = tmp_path_factory.mktemp("checks") / "w.duckdb"
+    with ReplayServer(make_bundle(records)) as server:
+        settings = Settings().with_replay(server.base_url).with_warehouse(path)
+        run_date(settings, server.date, "capture")
+    return path
+
+
+@pytest.mark.parametrize("table", sorted(TABLE_MODELS))
+def test_each_generated_contract_check_passes_real_rows_and_fails_a_broken_one(published, table):
+    with Warehouse(published, read_only=True) as wh:
+        rows = wh.query(f"SELECT * FROM {table}")
+    assert rows.height > 0
+    passed = contract_check_result(table, rows)
+    assert passed.passed and passed.metadata["failing_rows"].value == 0
+    # The first column the model says can never be null, emptied in the second row.
+    column = next(n for n, c in TABLE_MODELS[table].to_schema().columns.items() if not c.nullable)
+    broken = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) == min(1, rows.height - 1))
+        .then(None)
+        .otherwise(pl.col(column))
+        .alias(column)
+    )
+    failed = contract_check_result(table, broken)
+    assert not failed.passed
+    assert failed.metadata["failing_rows"].value == 1
+    assert column in failed.metadata["failures"].value
