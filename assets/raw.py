@@ -7,7 +7,7 @@ every request they make in ``raw_requests``, failed ones too, even when the asse
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -18,14 +18,14 @@ import polars as pl
 from assets.checks import contract_check_result, contract_check_spec
 from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
-from assets.sources.djangopackages import Listing
-from assets.sources.http import RequestLog
+from assets.sources.djangopackages import Listing, Page
+from assets.sources.http import RequestLog, SourceError
 from assets.sources.pypi import PyPIClient
 from assets.staging import staged
 from warehouse import parsing
 from warehouse.parsing import parse_timestamp
 from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
-from warehouse.store import Warehouse
+from warehouse.store import Warehouse, WarehouseError
 
 DJANGOPACKAGES_SOURCES = ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids"]
 # One row per list page the capture read: the page's own `count` and whether it was a usable JSON page,
@@ -101,6 +101,16 @@ def store_raw(
     )
 
 
+def listing_or_failure(fetch: Callable[[], Listing]) -> Listing:
+    """A list as read, or, when it could not be read at all, an empty one whose one invalid page says why:
+    the lists read before it are kept, and the guards refuse the day naming the URL."""
+    try:
+        return fetch()
+    except SourceError as err:
+        page = Page(path=err.path, status="invalid", count=None, results=0, error=f"{err}")
+        return Listing(records=(), reported_count=0, duplicates=0, pages=(page,))
+
+
 def raw_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
     return [contract_check_spec("raw_records", asset), contract_check_spec("raw_requests", asset)]
 
@@ -129,9 +139,9 @@ def raw_djangopackages(
     with request_log(context, warehouse, "raw_djangopackages") as log:
         client = djangopackages.client(log)
         listings = {
-            "djangopackages/packages": client.packages(),
-            "djangopackages/categories": client.categories(),
-            "djangopackages/grids": client.grids(),
+            "djangopackages/packages": listing_or_failure(client.packages),
+            "djangopackages/categories": listing_or_failure(client.categories),
+            "djangopackages/grids": listing_or_failure(client.grids),
         }
         for source, listing in listings.items():
             if listing.duplicates or listing.reported_count != len(listing.records):
@@ -271,22 +281,30 @@ def raw_github(
         )
 
 
-def previous_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
-    """Each project's latest raw document from an earlier published date, with the serial it had then."""
+def previous_pypi(context: dg.AssetExecutionContext, warehouse: WarehouseResource, day: date) -> pl.DataFrame:
+    """Each project's latest raw document from an earlier published date, with the serial it had then.
+
+    Without them (a first day, or a warehouse held by a reader for longer than a reader waits) every
+    document is fetched: a slower capture, never a lost one.
+    """
     empty = pl.DataFrame(
         schema={"name": pl.String, "status": pl.String, "payload": pl.String, "serial": pl.Int64}
     )
     if not Path(warehouse.path).exists():
         return empty
-    with Warehouse(warehouse.path, read_only=True) as wh:
-        return wh.query(
-            # A payload DuckDB cannot read (a lone surrogate's escape) has no serial: it is fetched again.
-            "SELECT record_key AS name, status, payload, CASE WHEN json_valid(payload) THEN "
-            "TRY_CAST(json_extract_string(payload, '$.last_serial') AS BIGINT) END AS serial "
-            "FROM raw_records WHERE source = 'pypi/project' AND snapshot_date < $d AND status IN ('ok', 'unchanged') "
-            "QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY snapshot_date DESC) = 1",
-            {"d": day},
-        )
+    try:
+        with Warehouse(warehouse.path, read_only=True) as wh:
+            return wh.query(
+                # A payload DuckDB cannot read (a lone surrogate's escape) has no serial: it is fetched again.
+                "SELECT record_key AS name, status, payload, CASE WHEN json_valid(payload) THEN "
+                "TRY_CAST(json_extract_string(payload, '$.last_serial') AS BIGINT) END AS serial "
+                "FROM raw_records WHERE source = 'pypi/project' AND snapshot_date < $d AND status IN ('ok', 'unchanged') "
+                "QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY snapshot_date DESC) = 1",
+                {"d": day},
+            )
+    except WarehouseError as err:
+        context.log.warning(f"every PyPI document is fetched: the stored ones cannot be read now ({err})")
+        return empty
 
 
 def _fetched_rows(results: dict) -> Iterator[tuple[str, str, object]]:
@@ -354,5 +372,5 @@ def raw_pypi(
         ensure_capture_date(djangopackages.client(log).current_date(), day)
         with staged(context, warehouse) as wh:
             names = linked_packages(wh, day).get_column("pypi_name").drop_nulls().unique().sort().to_list()
-        records = pypi_records(client, day, names, previous_pypi(warehouse, day))
+        records = pypi_records(client, day, names, previous_pypi(context, warehouse, day))
         return store_raw(context, warehouse, "raw_pypi", ["pypi/project"], records, log)

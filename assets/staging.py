@@ -25,7 +25,7 @@ MODE_TAG = "dpw/mode"
 RAW_FROM_TAG = "dpw/raw_from"
 # The started row is a courtesy to whoever reads the ledger; a reader holding the warehouse must not
 # delay a capture for long because of it.
-_STARTED_ROW_WAIT = 15.0
+STARTED_ROW_WAIT = 15.0
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +80,21 @@ def _record_started(main: Path, run_id: str, day: date, mode: str) -> None:
             main,
             run_id,
             {"ingest_runs": runs.started_row(run_id, day, mode, datetime.now(UTC))},
-            wait=_STARTED_ROW_WAIT,
+            wait=STARTED_ROW_WAIT,
         )
     except WarehouseError as err:
         log.warning(f"run {run_id} for {day} goes on without its started row: {err}")
 
 
 def root_cause(error: BaseException | None) -> str:
-    """One line: the innermost error that says what went wrong (a Failure's description, a source's
-    method, URL, status and reason), not the step wrapper around it."""
-    while error is not None:
-        inner = error.__cause__ or error.__context__
-        if isinstance(error, dg.Failure) or inner is None:
-            break
-        error = inner
+    """One line: the error that says what went wrong (a Failure's description, a source's method, URL,
+    status and reason), not Dagster's step wrapper around it."""
+    while (
+        isinstance(error, dg.DagsterError)
+        and not isinstance(error, dg.Failure)
+        and (error.__cause__ or error.__context__) is not None
+    ):
+        error = error.__cause__ or error.__context__
     if error is None:
         return "the step failed without an error"
     text = error.description if isinstance(error, dg.Failure) and error.description else str(error)

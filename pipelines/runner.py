@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -17,7 +19,7 @@ from assets.staging import MODE_TAG, RAW_FROM_TAG
 from pipelines.definitions import build_defs
 from pipelines.settings import Settings
 from warehouse import guards, runs, staging
-from warehouse.store import Warehouse
+from warehouse.store import Warehouse, WarehouseError
 
 Mode = Literal["capture", "recompute", "rescore"]
 _JOBS = {"capture": "daily_job", "recompute": "recompute_job", "rescore": "rescore_job"}
@@ -64,9 +66,21 @@ def kept_capture(settings: Settings, day: date) -> str | None:
     return None
 
 
+def unpublished_capture(settings: Settings, day: date) -> str | None:
+    """A kept capture of ``day`` that nobody refused (the warehouse was busy too long, the process died
+    after fetching) while the warehouse has nothing of the date: it is published before anything is
+    fetched again, since a later capture of the day may be worse."""
+    kept = kept_capture(settings, day)
+    if kept is None or stored_raw(settings, day):
+        return None
+    run_id = Path(kept).name.removeprefix(f"{day.isoformat()}.").removesuffix(".duckdb")
+    return None if _ledger(settings, run_id).get("status") == "refused" else kept
+
+
 def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
     """Capture when ``day`` is the sources' current date; recompute when its raw is stored or kept; else
-    refuse. With ``allow`` (a person has looked at a refused day) never capture: publish what was kept.
+    refuse. With ``allow`` (a person has looked at a refused day) never capture: publish what was kept,
+    and never capture over a kept capture that could not be published either.
 
     The sources' clock decides, not this machine's: a replay server's today can be any date. So the source
     is asked first, once, and an unreachable source still lets a stored date recompute.
@@ -75,6 +89,8 @@ def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
     if allow:
         if not stored:
             raise IngestRefused(f"--allow publishes a kept capture, and nothing is kept or stored for {day}")
+        return "recompute"
+    if unpublished_capture(settings, day):
         return "recompute"
     try:
         current = sources_date(settings)
@@ -169,11 +185,14 @@ def run_date(
 
 
 def _ledger(settings: Settings, run_id: str) -> dict[str, object]:
-    """The run's ingest_runs row, or nothing when it could not be written (the warehouse was busy)."""
+    """The run's ingest_runs row, or nothing when it could not be written or read (the warehouse busy)."""
     if not settings.warehouse.exists():
         return {}
-    with Warehouse(settings.warehouse, read_only=True) as wh:
-        row = wh.query("SELECT * FROM ingest_runs WHERE run_id = $r", {"r": run_id})
+    try:
+        with Warehouse(settings.warehouse, read_only=True) as wh:
+            row = wh.query("SELECT * FROM ingest_runs WHERE run_id = $r", {"r": run_id})
+    except WarehouseError:
+        return {}
     return row.row(0, named=True) if row.height else {}
 
 
@@ -198,11 +217,18 @@ def _record_interrupted(settings: Settings, run_id: str) -> None:
 
 
 def _step_failures(result: dg.ExecuteInProcessResult) -> list[str]:
-    return [
-        event.event_specific_data.error.message.strip()  # type: ignore[union-attr]
-        for event in result.all_events
-        if event.is_step_failure and event.event_specific_data and event.event_specific_data.error
-    ]
+    """Each failed step's own error when the ledger could not say it: the innermost error that is not
+    Dagster's wrapper around the step."""
+    causes = []
+    for event in result.all_events:
+        if event.is_step_failure and event.event_specific_data and event.event_specific_data.error:
+            error = event.event_specific_data.error  # type: ignore[union-attr]
+            while error.cls_name.startswith("DagsterExecution") and (error.cause or error.context):
+                error = error.cause or error.context
+            # The message starts with the error's dotted class name, which says nothing to a user.
+            message = re.sub(r"^[\w.]+: ", "", " ".join(error.message.split()))
+            causes.append(f"{event.step_key}: {message}")
+    return causes
 
 
 def rescore(settings: Settings, first: date, last: date, score_version: str | None) -> list[date]:

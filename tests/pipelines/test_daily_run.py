@@ -2,6 +2,8 @@
 
 import gzip
 import json
+import subprocess
+import sys
 from datetime import timedelta
 
 import dagster as dg
@@ -12,7 +14,7 @@ from dagster._serdes import serialize_value
 from assets import ALL_ASSETS
 from pipelines.definitions import resources
 from pipelines.replay.server import ReplayServer
-from pipelines.runner import IngestRefused, plan, run_date
+from pipelines.runner import IngestRefused, kept_capture, plan, run_date
 from pipelines.settings import Settings
 from tests.conftest import sample_packages
 from warehouse.store import Warehouse
@@ -218,3 +220,63 @@ def test_weekly_commits_do_not_depend_on_the_readers_time_zone(settings, replay)
         tokyo = wh.query("SELECT * FROM weekly_commits ORDER BY package_id, week_start")
     assert utc.height > 240 * 40 and utc.equals(tokyo)
     assert set(utc.get_column("week_start").dt.weekday().unique()) == {1}  # Mondays
+
+
+HOLD = """
+import sys
+from warehouse.store import Warehouse
+with Warehouse(sys.argv[1]):
+    print("holding", flush=True)
+    sys.stdin.read()  # until the test lets go
+"""
+
+
+def test_a_capture_the_warehouse_is_too_busy_to_take_is_kept_and_published_later(
+    settings, replay, monkeypatch
+):
+    """Another process holds the file past the run's patience: the run fails saying so, and the next
+    `dpw ingest` of the date publishes what it fetched, with no request, instead of fetching the day
+    again."""
+    day = replay.date
+    Warehouse(settings.warehouse).close()
+    for patience in (
+        "warehouse.store.WRITER_WAIT",
+        "warehouse.store.READER_WAIT",
+        "assets.staging.STARTED_ROW_WAIT",
+    ):
+        monkeypatch.setattr(patience, 1.0)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(settings.warehouse)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(IngestRefused) as failed:
+            run_date(settings, day, "capture")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    message = str(failed.value)
+    assert f"ingest_runs: {settings.warehouse} is being written by another process" in message
+    assert "\n" not in message
+    assert kept_capture(settings, day) is not None
+    replay.reset_counts()
+    assert plan(settings, day) == "recompute"  # not a new capture, though the day is still today
+    result = run_date(settings, day, "recompute")
+    assert sum(replay.request_counts().values()) == 0
+    assert result.summary["status"] == "ok" and result.summary["packages_scored"] == 240
+    assert kept_capture(settings, day) is None
+
+
+def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_it(settings, replay):
+    replay.set_faults([{"path": "^/api/v4/grids/", "status": 500, "times": 50}])
+    try:
+        with pytest.raises(IngestRefused) as refused:
+            run_date(settings, replay.date, "capture")
+    finally:
+        replay.set_faults([])
+    assert "guard invalid_page failed" in str(refused.value)
+    assert "/api/v4/grids/?limit=1000&offset=0" in str(refused.value)
+    assert kept_capture(settings, replay.date) is not None  # the packages and categories read are kept

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.readers import attempts, start_readers
 from pipelines.replay.server import ReplayServer
 from pipelines.runner import plan, run_date
 from pipelines.settings import Settings
@@ -23,54 +23,30 @@ from warehouse.store import Warehouse
 ROOT = Path(__file__).resolve().parents[2]
 DPW = Path(sys.executable).with_name("dpw")
 
-# A reader in its own process: open read-only, ask, hold the file 2-4 s, let go, again, until told to
-# stop; every attempt is logged with how long it took to get its answer (or its refusal).
-READER = """
-import json, random, sys, time
-from pathlib import Path
-from warehouse.store import Warehouse, WarehouseError
-path, log, stop, seed = Path(sys.argv[1]), open(sys.argv[2], "a"), Path(sys.argv[3]), int(sys.argv[4])
-rng = random.Random(seed)
-while not stop.exists():
-    started = time.monotonic()
-    try:
-        with Warehouse(path, read_only=True) as wh:
-            runs = wh.row("SELECT count(*) FROM ingest_runs")[0]
-            answered = time.monotonic() - started
-            time.sleep(rng.uniform(2, 4))
-        log.write(json.dumps({"ok": True, "seconds": answered, "runs": runs}) + "\\n")
-    except WarehouseError as err:
-        log.write(json.dumps({"ok": False, "seconds": time.monotonic() - started, "error": str(err)}) + "\\n")
-    log.flush()
-"""
-
 
 def test_readers_holding_the_file_never_fail_a_capture(tmp_path):
+    # Two analysts in their own processes, each holding the file 2-4 s at a time, again and again.
     path = tmp_path / "w.duckdb"
     Warehouse(path).close()  # the readers need a file to open
-    stop, logs = tmp_path / "stop", [tmp_path / f"reader{i}.jsonl" for i in range(2)]
-    readers = [
-        subprocess.Popen([sys.executable, "-c", READER, str(path), str(log), str(stop), str(i)], cwd=ROOT)
-        for i, log in enumerate(logs)
-    ]
+    readers = start_readers(path, tmp_path, 2, (2.0, 4.0))
     try:
         with ReplayServer(synthetic=5300) as server:
             settings = Settings().with_replay(server.base_url).with_warehouse(path)
             time.sleep(3)  # both readers are in their loops before the capture starts
             result = run_date(settings, server.date, "capture")
     finally:
-        stop.touch()
+        (tmp_path / "stop").touch()
         for reader in readers:
             reader.wait(timeout=30)
     assert result.summary["status"] == "ok"
     assert result.summary["packages_scored"] + result.summary["records_rejected"] >= 5300
-    attempts = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
-    assert len(attempts) >= 6
-    assert all(a["seconds"] < 15 for a in attempts), max(a["seconds"] for a in attempts)
-    refused = [a for a in attempts if not a["ok"]]
-    assert all("being written" in a["error"] and "\n" not in a["error"] for a in refused)
+    tries = attempts(tmp_path)
+    assert len(tries) >= 6
+    assert all(t["seconds"] < 15 for t in tries), max(t["seconds"] for t in tries)
+    refused = [t for t in tries if not t["ok"]]
+    assert all("being written" in t["error"] and "\n" not in t["error"] for t in refused)
     # Readers saw the warehouse before and after the date was published.
-    assert {a["runs"] for a in attempts if a["ok"]} >= {0, 1}
+    assert {t["runs"] for t in tries if t["ok"]} >= {0, 1}
 
 
 def _published(path: Path) -> dict[str, tuple]:
