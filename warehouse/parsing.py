@@ -412,20 +412,35 @@ def read_records(
 
 
 def quarantine(
-    frame: pl.DataFrame, *, snapshot_date: date, source: str, model: type[pa.DataFrameModel], key: str
+    frame: pl.DataFrame,
+    *,
+    snapshot_date: date,
+    source: str,
+    model: type[pa.DataFrameModel],
+    key: str,
+    exact: pl.Expr | None = None,
 ) -> Parsed:
     """Split read records (``record_key``, ``payload``, ``_reasons``, ``repairs`` and the model's columns) into
-    the rows ``model`` accepts and ``rejected_records`` rows for the others, keyed by column ``key``."""
-    # The listing is newest-first and paged, so a record can come twice; the first copy wins.
-    duplicate = (
-        pl.col(key).is_not_null() & pl.col(key).is_duplicated() & (pl.int_range(pl.len()).over(key) > 0)
-    )
+    the rows ``model`` accepts and ``rejected_records`` rows for the others, keyed by column ``key``.
+
+    Of the copies of one key, one is kept: a readable copy before one with reasons to reject it, then one
+    whose key came as sent (``exact``: 9001, not "9001" or 9001.0) before one whose key was converted, then
+    the first. Raw is read back in ``record_key`` order, where an id and the same id as a string tie, so the
+    choice cannot rest on position alone: the same raw must give the same rows, in any order of ties.
+    """
+    # The listing is newest-first and paged, so a record can come twice, and an id in several forms.
+    rank = (
+        pl.when(pl.col("_reasons").list.len() > 0).then(2).otherwise(0)
+        + pl.when(pl.lit(True) if exact is None else exact).then(0).otherwise(1)
+    ).cast(pl.Int64) * pl.len() + pl.int_range(pl.len())
+    frame = frame.with_columns(rank.alias("_copy_rank"))
+    duplicate = pl.col(key).is_not_null() & (pl.col("_copy_rank") != pl.col("_copy_rank").min().over(key))
     frame = frame.with_columns(
         pl.when(duplicate)
         .then(pl.col("_reasons").list.concat(pl.lit([f"{key}: duplicate of an earlier record"])))
         .otherwise(pl.col("_reasons"))
         .alias("_reasons")
-    )
+    ).drop("_copy_rank")
     columns = list(model.to_schema().columns)
     readable = frame.filter(pl.col("_reasons").list.len() == 0).with_row_index("row")
     result = contracts.validate(model, readable.select(columns))
@@ -472,7 +487,14 @@ def parse_records(
     ``derive`` adds columns computed from the typed fields (identifiers parsed out of links).
     """
     frame = read_records(raw, fields, snapshot_date).with_columns(*derive)
-    return quarantine(frame, snapshot_date=snapshot_date, source=source, model=model, key=key)
+    # The key as sent: no repair note on its field (an id given as "9001" or 9001.0 carries one).
+    key_field = next((f for f in fields if f.column == key), None)
+    exact = (
+        None
+        if key_field is None
+        else ~pl.col("repairs").list.eval(pl.element().str.starts_with(f"{key_field.key}: ")).list.any()
+    )
+    return quarantine(frame, snapshot_date=snapshot_date, source=source, model=model, key=key, exact=exact)
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def read_raw(wh: Warehouse, snapshot_date: date, source: str) -> pl.DataFrame:
     """A date's raw rows of one source (``record_key``, ``status``, ``payload``), in key order."""
     return wh.query(
         "SELECT record_key, status, payload FROM raw_records WHERE snapshot_date = $d AND source = $s "
-        "ORDER BY record_key",
+        "ORDER BY record_key, payload",  # copies under one key come back in one order, every time
         {"d": snapshot_date, "s": source},
     )
 
