@@ -2,7 +2,8 @@
 
 A source only tells "now", so these assets capture only when the partition is the sources' current date
 (the ``Date`` the djangopackages API answers with: the replay server's clock, or today for the live
-services). They land in the run's staging file (see ``assets.staging``), which no reader can block, with
+services), asked once, by the first of them: the others follow it in the same run, and a second question
+that went unanswered must not cost the day. They land in the run's staging file (see ``assets.staging``), which no reader can block, with
 every request they make in ``raw_requests``, failed ones too, even when the asset then fails.
 """
 
@@ -107,7 +108,10 @@ def listing_or_failure(fetch: Callable[[], Listing]) -> Listing:
     try:
         return fetch()
     except SourceError as err:
-        page = Page(path=err.path, status="invalid", count=None, results=0, error=f"{err}")
+        # The path is the page's key already: the error says what came back, and how often it was asked.
+        answer = f"HTTP {err.status}" if err.status is not None else "no answer"
+        error = f"{answer} after {err.attempts} attempt(s): {err.reason}"
+        page = Page(path=err.path, status="invalid", count=None, results=0, error=error)
         return Listing(records=(), reported_count=0, duplicates=0, pages=(page,))
 
 
@@ -214,15 +218,11 @@ def failure_payload(error: str | None) -> dict[str, str]:
     check_specs=raw_check_specs("raw_github"),
 )
 def raw_github(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    djangopackages: DjangoPackagesResource,
-    github: GitHubResource,
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, github: GitHubResource
 ) -> dg.MaterializeResult:
     """One row per GitHub repository linked from a package (its GraphQL state) and per participation answer."""
     day = partition_date(context)
     with request_log(context, warehouse, "raw_github") as log:
-        ensure_capture_date(djangopackages.client(log).current_date(), day)
         with staged(context, warehouse) as wh:
             repos = linked_repositories(linked_packages(wh, day))
         client = github.client(log)
@@ -354,10 +354,7 @@ def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.D
     check_specs=raw_check_specs("raw_pypi"),
 )
 def raw_pypi(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    djangopackages: DjangoPackagesResource,
-    pypi: PyPIResource,
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, pypi: PyPIResource
 ) -> dg.MaterializeResult:
     """One row per PyPI project linked from a package: its JSON API document as received, or missing."""
     day = partition_date(context)
@@ -369,7 +366,6 @@ def raw_pypi(
             return store_raw(
                 context, warehouse, "raw_pypi", ["pypi/project"], published_pypi(warehouse, day), log
             )
-        ensure_capture_date(djangopackages.client(log).current_date(), day)
         with staged(context, warehouse) as wh:
             names = linked_packages(wh, day).get_column("pypi_name").drop_nulls().unique().sort().to_list()
         records = pypi_records(client, day, names, previous_pypi(context, warehouse, day))

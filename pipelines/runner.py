@@ -67,11 +67,12 @@ def kept_capture(settings: Settings, day: date) -> str | None:
 
 
 def unpublished_capture(settings: Settings, day: date) -> str | None:
-    """A kept capture of ``day`` that nobody refused (the warehouse was busy too long, the process died
-    after fetching) while the warehouse has nothing of the date: it is published before anything is
-    fetched again, since a later capture of the day may be worse."""
+    """A whole kept capture of ``day`` that nobody refused (the warehouse was busy too long, the process
+    died while publishing) while the warehouse has nothing of the date: it is published before anything
+    is fetched again, since a later capture of the day may be worse. One cut short before its scores
+    (a source down mid-capture) is not whole: while the day lasts, it is captured again."""
     kept = kept_capture(settings, day)
-    if kept is None or stored_raw(settings, day):
+    if kept is None or stored_raw(settings, day) or not staging.scored(Path(kept), day):
         return None
     run_id = Path(kept).name.removeprefix(f"{day.isoformat()}.").removesuffix(".duckdb")
     return None if _ledger(settings, run_id).get("status") == "refused" else kept

@@ -22,6 +22,7 @@ Level = Literal["ok", "warn", "fail"]
 
 GUARD_NAMES = (
     "packages_vanished",
+    "source_vanished",
     "count_mismatch",
     "reject_share",
     "field_vanished",
@@ -42,6 +43,7 @@ KNOWN_KEYS = {
     "djangopackages/grids": frozenset(f.key for f in GRID_FIELDS) | {"packages"},
 }
 
+MIN_RECORDS_TO_REFUSE = 20
 _SHOWN_NAMES = 5
 _SHOWN_CHARS = 80
 
@@ -83,6 +85,7 @@ class DayFacts:
 
     day: date
     fetched: Mapping[str, int]  # record source -> raw records
+    usable: Mapping[str, int]  # record source -> raw records the source answered (status other than failed)
     rejected: Mapping[str, int]  # record source -> rejected records
     top_reasons: Mapping[str, str]  # record source -> its most common rejection reason
     reported: Mapping[str, int]  # list -> the count its pages reported (absent: no page said)
@@ -95,13 +98,13 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
     """The guards' facts about ``day`` as stored in ``wh``. JSON is read in SQL so that 50,000 records
     never pass through Python; a payload that is not a JSON object is skipped, never an error."""
     d = {"d": day}
-    fetched = dict(
-        wh.query(
-            "SELECT source, count(*) FROM raw_records WHERE snapshot_date = $d AND source IN "
-            "(SELECT unnest($s)) GROUP BY source",
-            {**d, "s": list(RECORD_SOURCES)},
-        ).iter_rows()
+    counts = wh.query(
+        "SELECT source, count(*), count(*) FILTER (status <> 'failed') FROM raw_records "
+        "WHERE snapshot_date = $d AND source IN (SELECT unnest($s)) GROUP BY source",
+        {**d, "s": list(RECORD_SOURCES)},
     )
+    fetched = {source: n for source, n, _ in counts.iter_rows()}
+    usable = {source: n for source, _, n in counts.iter_rows()}
     rejected = dict(
         wh.query(
             "SELECT source, count(*) FROM rejected_records WHERE snapshot_date = $d GROUP BY source", d
@@ -169,6 +172,7 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
     return DayFacts(
         day=day,
         fetched=fetched,
+        usable=usable,
         rejected=rejected,
         top_reasons=top_reasons,
         reported=reported,
@@ -183,6 +187,7 @@ def evaluate(today: DayFacts, previous: DayFacts | None, thresholds: Thresholds)
     ``today`` (None on the first day)."""
     return [
         _packages_vanished(today, previous, thresholds),
+        _source_vanished(today, previous),
         _count_mismatch(today, thresholds),
         _reject_share(today, thresholds),
         _field_vanished(today, previous),
@@ -230,6 +235,27 @@ def _packages_vanished(today: DayFacts, previous: DayFacts | None, t: Thresholds
     )
 
 
+def _source_vanished(today: DayFacts, previous: DayFacts | None) -> GuardResult:
+    """GitHub or PyPI gave answers on the previous day and none today (a capture cut short, a token that
+    stopped working): a day scored from djangopackages alone must not pass for a whole one."""
+    name = "source_vanished"
+    if previous is None:
+        return GuardResult(name, "ok", None, "first stored day: no earlier sources to compare with")
+    gone = [
+        s
+        for s in ("github/repository", "pypi/project")
+        if previous.usable.get(s, 0) > 0 and today.usable.get(s, 0) == 0
+    ]
+    if not gone:
+        return GuardResult(name, "ok", 0.0, f"every source that answered on {previous.day} answered again")
+    described = "; ".join(
+        f"{s}: no usable answer on {today.day} ({today.fetched.get(s, 0):,} asked, all failed or none asked), "
+        f"{previous.usable[s]:,} on {previous.day}"
+        for s in gone
+    )
+    return GuardResult(name, "fail", float(len(gone)), described)
+
+
 def _count_mismatch(today: DayFacts, t: Thresholds) -> GuardResult:
     name = "count_mismatch"
     checked = []  # (level, share off, list, fetched, reported)
@@ -272,17 +298,26 @@ def _reject_share(today: DayFacts, t: Thresholds) -> GuardResult:
         most = f", most often {_quote(reason)}" if reason else ""
         return f"{source}: {today.rejected.get(source, 0):,} of {today.fetched[source]:,} rejected ({share:.1%}){most}"
 
-    bad = [(share, s) for share, s in shares if _level(share, t.reject_warn, t.reject_fail) != "ok"]
+    def level(share: float, source: str) -> Level:
+        judged = _level(share, t.reject_warn, t.reject_fail)
+        # Among a handful of records (djangopackages has four categories) one bad record is a share
+        # over any threshold; it is quarantined either way, so it warns rather than refuses the day.
+        few = today.fetched[source] < MIN_RECORDS_TO_REFUSE
+        return "warn" if judged == "fail" and few else judged
+
+    bad = [(share, s) for share, s in shares if level(share, s) != "ok"]
     top = shares[0][0]
     if not bad:
         worst = f"; highest {described(*shares[0])}" if top else ""
         return GuardResult(name, "ok", top, f"no source over {t.reject_warn:.0%} rejected{worst}")
+    worst_level: Level = "fail" if any(level(*b) == "fail" for b in bad) else "warn"
     return GuardResult(
         name,
-        _level(top, t.reject_warn, t.reject_fail),
+        worst_level,
         top,
         "; ".join(described(*b) for b in bad)
-        + f" (warn over {t.reject_warn:.0%}, fail over {t.reject_fail:.0%})",
+        + f" (warn over {t.reject_warn:.0%}, fail over {t.reject_fail:.0%} of at least "
+        + f"{MIN_RECORDS_TO_REFUSE} records)",
     )
 
 
@@ -310,7 +345,7 @@ def _invalid_page(today: DayFacts) -> GuardResult:
     pages = _listed([f"{_quote(path)} ({_quote(why)})" for path, why in today.invalid_pages.items()])
     n = len(today.invalid_pages)
     return GuardResult(
-        name, "fail", float(n), f"{n} list page(s) not a JSON list page after retries: {pages}"
+        name, "fail", float(n), f"{n} list page(s) not a usable JSON list page after their retries: {pages}"
     )
 
 

@@ -62,6 +62,12 @@ def has_raw(path: Path, day: date) -> bool:
         return wh.has_raw(day, "djangopackages/")
 
 
+def scored(path: Path, day: date) -> bool:
+    """Whether a staging file got as far as scores: every raw step before them landed its part."""
+    with Warehouse(path, read_only=True) as wh:
+        return wh.row("SELECT count(*) FROM daily_package_metrics WHERE snapshot_date = ?", [day])[0] > 0
+
+
 def seed(staged: Warehouse, source: Path, day: date) -> dict[str, int]:
     """Copy ``day``'s raw rows from ``source`` (the warehouse, or a kept staging file) into ``staged``,
     so a recompute works on a file of its own."""

@@ -60,10 +60,10 @@ def _page(name, count, status="ok", error=None, offset=0):
     return path, status, {"list": name, "count": count, "results": [], "error": error}
 
 
-def _store(wh, day, *, packages=100, package=None, pages=None, rejected=(), records=()):
+def _store(wh, day, *, packages=100, package=None, pages=None, rejected=(), records=(), github="ok"):
     """A captured day: ``packages`` copies of ``package`` (ids 0..n-1), one category, one grid, 20 GitHub
-    repositories, pages whose counts match unless ``pages`` is given; ``rejected`` holds (source, reasons);
-    ``records`` are extra (source, payload text) raw rows."""
+    repositories answered with ``github`` status, pages whose counts match unless ``pages`` is given;
+    ``rejected`` holds (source, reasons); ``records`` are extra (source, payload text) raw rows."""
     record = package or PACKAGE
     pages = (
         pages
@@ -77,7 +77,7 @@ def _store(wh, day, *, packages=100, package=None, pages=None, rejected=(), reco
             ),
             raw_frame(day, "djangopackages/categories", [("1", "ok", CATEGORY)]),
             raw_frame(day, "djangopackages/grids", [("1", "ok", GRID)]),
-            raw_frame(day, "github/repository", ((f"foo/r{i}", "ok", {"id": i}) for i in range(20))),
+            raw_frame(day, "github/repository", ((f"foo/r{i}", github, {"id": i}) for i in range(20))),
             raw_frame(day, "djangopackages/pages", pages),
             pl.DataFrame(
                 [
@@ -136,6 +136,12 @@ def test_day_facts_reads_counts_pages_and_fields(wh):
             "djangopackages/grids": 1,
             "github/repository": 20,
         },
+        usable={
+            "djangopackages/packages": 5,
+            "djangopackages/categories": 1,
+            "djangopackages/grids": 1,
+            "github/repository": 20,
+        },
         rejected={"github/repository": 1},
         top_reasons={"github/repository": "forks: missing"},
         reported={"packages": 3},
@@ -166,6 +172,7 @@ def test_a_good_second_day_passes_every_guard(wh):
     results = evaluate(_store(wh, D2), _store(wh, D1), Thresholds())
     assert [(r.name, r.level, r.value) for r in results] == [
         ("packages_vanished", "ok", 0.0),
+        ("source_vanished", "ok", 0.0),
         ("count_mismatch", "ok", 0.0),
         ("reject_share", "ok", 0.0),
         ("field_vanished", "ok", 0.0),
@@ -251,7 +258,7 @@ def test_reject_share(wh, stars, ids, level):
 def test_reject_share_names_the_worst_source_first(wh):
     rejected = [("djangopackages/categories", "slug: missing")] + [("github/repository", "id: missing")] * 2
     result = _judge(wh, "reject_share", {"rejected": rejected})
-    assert (result.level, result.value) == ("fail", 1.0)
+    assert (result.level, result.value) == ("warn", 1.0)  # one category of one: too few to refuse a day
     assert result.message.startswith(
         'djangopackages/categories: 1 of 1 rejected (100.0%), most often "slug: missing"'
     )
@@ -319,3 +326,22 @@ def test_thresholds_decide_the_levels(wh):
     strict = Thresholds(vanish_warn=0.0, vanish_fail=0.05)
     result = _judge(wh, "packages_vanished", {"packages": 94}, {"packages": 100}, strict)
     assert (result.level, result.value) == ("fail", 0.06)
+
+
+def test_a_source_that_answered_yesterday_and_not_at_all_today_fails(wh):
+    result = _judge(wh, "source_vanished", today={"github": "failed"}, previous={})
+    assert (result.level, result.value) == ("fail", 1.0)
+    assert "github/repository: no usable answer" in result.message and "20 asked" in result.message
+
+
+def test_a_source_with_some_answers_today_passes(wh):
+    # One failed answer among many is that repository's failure, not the day's.
+    result = _judge(wh, "source_vanished", today={}, previous={"github": "failed"})
+    assert result.level == "ok"
+
+
+def test_a_bad_record_among_a_handful_warns_instead_of_refusing_the_day(wh):
+    # One category in four rejected is 25%, over the fail threshold, but four records are too few to judge.
+    result = _judge(wh, "reject_share", today={"rejected": [("djangopackages/categories", "id: missing")]})
+    assert (result.level, result.value) == ("warn", 1.0)
+    assert "djangopackages/categories: 1 of 1 rejected" in result.message
