@@ -547,7 +547,9 @@ class ReplayApp:
             if name is not None:
                 projects.setdefault(normalize_name(name), _Project(name, i, None))
         for key, doc in self.bundle.pypi.items():
-            projects[key] = _Project(str(doc["info"]["name"]), None, doc)
+            info = doc.get("info")
+            name = info.get("name") if isinstance(info, dict) else None
+            projects[key] = _Project(name if isinstance(name, str) else key, None, doc)
         return projects
 
     def _pypi_doc(self, view: _View, project: _Project) -> Record:

@@ -184,8 +184,11 @@ def _full_name(doc: Record) -> object:
 
 
 def _project_name(doc: Record) -> object:
+    """``info.name``; a document too broken to say it (``info`` not an object) names itself in the
+    provenance key ``_name``, so a bundle can still serve it as received."""
     info = doc.get("info")
-    return info.get("name") if isinstance(info, dict) else None
+    name = info.get("name") if isinstance(info, dict) else None
+    return name if isinstance(name, str) else doc.get("_name")
 
 
 def _keyed(

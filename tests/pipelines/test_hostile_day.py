@@ -15,8 +15,7 @@ test of the same records) plus:
   URLs) point at a canary HTTP server on another loopback address (127.0.0.2), in http and https forms.
 - answers a bundle cannot express, made by wrapping the replay app's router (``_route_through``): every
   list page's ``next`` link points at the canary (the crawl must re-base it onto its configured host), a
-  GitHub participation 301 and a PyPI 301 whose targets are at the canary, and the three PyPI documents
-  whose ``info`` is unusable (the bundle cannot serve them, see the xfail test below).
+  GitHub participation 301 and a PyPI 301 whose targets are at the canary.
 
 After the run, and after a second run on the next date (a warm day with the same records upstream), the
 canary must have received no connection at all.
@@ -304,7 +303,7 @@ def hostile_day(c: Canary) -> Bundle:
     """Canary records first, then the corpus, then the padding; the corpus's GitHub and PyPI documents."""
     packages = [*canary_packages(c), *(r for _, r in _corpus("packages.jsonl")), *padding()]
     github = [*canary_github(c), *(d for _, d in _corpus("github.jsonl"))]
-    pypi = [*canary_pypi(c), *(d for _, d in _corpus("pypi.jsonl") if isinstance(d.get("info"), dict))]
+    pypi = [*canary_pypi(c), *(d for _, d in _corpus("pypi.jsonl"))]
     bundle = make_bundle(packages, github=github, pypi=pypi, as_of=DAY, origin=str(HOSTILE))
     # A category derived from the corpus's link to `/categories/0/` would be a fifth category record, and
     # one reject in five categories is the reject-share guard's limit: djangopackages lists categories 1-4,
@@ -322,7 +321,6 @@ def _route_through(server: ReplayServer, c: Canary) -> Counter[str]:
     only this server is affected); returns how often each was given."""
     app = server.app
     route = app._route
-    unnamed = unnamed_pypi()
     moved_stats = f"{c.http}/repositories/{MOVED_REPOSITORY_ID}/stats/participation"
     given: Counter[str] = Counter()
     lock = threading.Lock()
@@ -333,9 +331,6 @@ def _route_through(server: ReplayServer, c: Canary) -> Counter[str]:
 
     def routed(source: str | None, request: Any, day: Any, now: Any) -> Response:
         project = re.fullmatch(r"/pypi/([^/]+)/json/?", request.path)
-        if source == "pypi" and project and project.group(1) in unnamed:
-            count("unnamed pypi document")
-            return Response(200, _encoded(unnamed[project.group(1)]))
         if source == "pypi" and project and project.group(1) == "canary-moved":
             count("pypi 301")
             target = f"{c.https}/pypi/canary-py-links/json"
@@ -594,7 +589,6 @@ def test_no_url_in_any_record_or_answer_is_contacted(day: Day):
     per_run = sum(-(-len(records) // PAGE_SIZE) - 1 for records in served)
     assert day.routed["next link"] == len(day.runs) * per_run and per_run > 3
     assert day.routed["participation 301"] >= 1 and day.routed["pypi 301"] >= 1
-    assert day.routed["unnamed pypi document"] >= 3
 
     # What led to the canary was followed on the configured host instead: every list page (their `next`
     # links), the participation 301 and the PyPI 301 (PyPI's document of the project it points at).
@@ -630,15 +624,11 @@ def test_no_url_in_any_record_or_answer_is_contacted(day: Day):
     assert all(p.startswith("/") and "127.0.0.2" not in p for p in paths)
 
 
-@pytest.mark.filterwarnings("ignore::pipelines.replay.bundle.BundleWarning")
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipelines/replay/bundle.py _keyed skips a PyPI document without a string info.name instead of "
-    "serving it under its `_name`; this test serves those three through _route_through meanwhile",
-)
 def test_the_replay_bundle_serves_every_hostile_pypi_document():
+    # Those whose `info` cannot say their name answer under the provenance key `_name`.
     bundle = load_bundle(HOSTILE)
     assert set(unnamed_pypi()) <= set(bundle.pypi)
+    assert all(bundle.pypi[name] == doc for name, doc in unnamed_pypi().items())
 
 
 def test_the_next_day_with_the_same_records_upstream_publishes_too(day: Day):
