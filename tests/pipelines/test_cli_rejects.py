@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from pipelines import cli
 from pipelines.cli import app, reject_causes
+from warehouse import runs
 from warehouse.store import Warehouse
 
 D1, D2, D3 = date(2026, 5, 1), date(2026, 5, 2), date(2026, 5, 3)
@@ -37,33 +38,12 @@ GUARDS = [
 ]
 
 
-def _run_row(run_id: str, hour: int, day: date) -> dict:
-    counts = dict.fromkeys(
-        [
-            "requests_djangopackages",
-            "requests_github",
-            "requests_pypi",
-            "requests_failed",
-            "records_fetched",
-            "records_accepted",
-            "records_repaired",
-            "records_rejected",
-            "packages_scored",
-        ],
-        0,
-    )
+def _run_row(run_id: str, hour: int, day: date) -> pl.DataFrame:
     started = datetime(2026, 5, day.day, hour, tzinfo=UTC)
-    return {
-        "run_id": run_id,
-        "snapshot_date": day,
-        "mode": "capture",
-        "started_at": started,
-        "finished_at": started,
-        "status": "ok",
-        "score_version": "dpas-1",
-        "message": None,
-        **counts,
-    }
+    return runs.started_row(run_id, day, "capture", started).with_columns(
+        pl.lit(started).cast(runs.LEDGER_SCHEMA["finished_at"]).alias("finished_at"),
+        pl.lit("ok").alias("status"),
+    )
 
 
 @pytest.fixture
@@ -78,8 +58,8 @@ def path(tmp_path):
                 orient="row",
             ),
         )
-        runs = {(run_id, hour, day) for run_id, hour, day, *_ in GUARDS}
-        wh.append("ingest_runs", pl.DataFrame([_run_row(*run) for run in sorted(runs)]))
+        ledger = {(run_id, hour, day) for run_id, hour, day, *_ in GUARDS}
+        wh.append("ingest_runs", pl.concat([_run_row(*run) for run in sorted(ledger)]))
         wh.append(
             "guard_results",
             pl.DataFrame(
