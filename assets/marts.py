@@ -10,8 +10,8 @@ from assets.checks import contract_check_result, contract_check_spec
 from assets.core import check_and_stage, materializations
 from assets.partitions import daily_partitions, partition_date, table_metadata, table_spec
 from assets.resources import GuardsResource, WarehouseResource
-from assets.staging import PublicationRefused, run_key, run_mode, staged, staging_path
-from warehouse import guards, runs, staging
+from assets.staging import PublicationRefused, raw_source, run_key, run_mode, staged, staging_path
+from warehouse import guards, runs, staging, store
 from warehouse.metrics import daily_metrics
 from warehouse.scoring import SCORE_VERSION, SCORE_VERSIONS
 from warehouse.store import Warehouse
@@ -81,7 +81,8 @@ def previous_facts(main: Path, day: date) -> guards.DayFacts | None:
     """The guards' view of the latest published date before ``day``, if there is one."""
     if not main.exists():
         return None
-    with Warehouse(main, read_only=True) as wh:
+    # A writer's patience, not a reader's: the run is about to wait as long for its publication anyway.
+    with Warehouse(main, read_only=True, wait=store.WRITER_WAIT) as wh:
         earlier = wh.row(
             "SELECT max(snapshot_date) FROM raw_records WHERE snapshot_date < ? "
             "AND source = 'djangopackages/packages'",
@@ -122,11 +123,18 @@ def ingest_runs(
     stats = context.instance.get_run_stats(context.run.run_id)
     started = datetime.fromtimestamp(stats.start_time or datetime.now(UTC).timestamp(), UTC)
     staged_file = staging_path(context, warehouse)
+    mode = run_mode(context)
+    source = None if mode == "capture" else raw_source(context, main, day, own=staged_file)
+    # The guards judge what a capture fetched: they stop it on its way into the warehouse, not a
+    # recompute or rescore of a date the warehouse already holds (whose raw was judged, or allowed, then).
+    publishes_raw = source != main
     with staged(context, warehouse) as wh:
+        if not wh.has_raw(day, "djangopackages/packages"):
+            raise dg.Failure(f"no package record is staged for {day}: there is nothing to publish")
         results = guards.evaluate(
             guards.day_facts(wh, day), previous_facts(main, day), dataset_guards.thresholds()
         )
-        blocking = [r for r in results if r.level == "fail" and r.name not in config.allow]
+        blocking = [r for r in results if publishes_raw and r.level == "fail" and r.name not in config.allow]
         message = None
         if blocking:
             message = (
@@ -140,7 +148,7 @@ def ingest_runs(
             wh,
             day,
             run_id=run_id,
-            mode=run_mode(context),
+            mode=mode,
             started_at=started,
             finished_at=datetime.now(UTC),
             status="refused" if blocking else None,
@@ -159,8 +167,10 @@ def ingest_runs(
     if blocking:
         runs.record(main, run_id, logs)
         raise PublicationRefused(description=message)
-    written = staging.publish(main, staged_file, day, run_id, logs)
-    staging.discard(main, day)
+    tables = staging.PUBLISHED_TABLES if publishes_raw else staging.DERIVED_TABLES
+    written = staging.publish(main, staged_file, day, run_id, logs, tables=tables)
+    # Only what this run used: another run's capture of the date (refused, or still fetching) stays.
+    staging.discard(staged_file, *([source] if source not in (None, main) else []))
     summary = row.row(0, named=True)
     if summary["status"] != "ok":
         context.log.warning(f"counts do not add up for {day}: {summary}")

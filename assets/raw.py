@@ -23,7 +23,7 @@ from assets.sources.djangopackages import Listing, Page
 from assets.sources.http import RequestLog, SourceError
 from assets.sources.pypi import PyPIClient
 from assets.staging import staged
-from warehouse import parsing
+from warehouse import parsing, store
 from warehouse.parsing import parse_timestamp
 from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
 from warehouse.store import Warehouse, WarehouseError
@@ -140,6 +140,8 @@ def raw_djangopackages(
     day = partition_date(context)
     # Before anything is staged: a refused capture leaves no trace on the date.
     ensure_capture_date(djangopackages.client(RequestLog()).current_date(), day)
+    with staged(context, warehouse, create=True):
+        pass  # the run's file and its started row exist before the first record is asked for
     with request_log(context, warehouse, "raw_djangopackages") as log:
         client = djangopackages.client(log)
         listings = {
@@ -316,7 +318,8 @@ def published_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
     """The date's PyPI raw rows already in the warehouse (none before its first capture)."""
     if not Path(warehouse.path).exists():
         return raw_frame(day, "pypi/project", ())
-    with Warehouse(warehouse.path, read_only=True) as wh:
+    # A writer's patience: without these rows the published date would lose its PyPI raw.
+    with Warehouse(warehouse.path, read_only=True, wait=store.WRITER_WAIT) as wh:
         return wh.query(
             "SELECT * FROM raw_records WHERE snapshot_date = $d AND source = 'pypi/project'", {"d": day}
         )

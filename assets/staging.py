@@ -34,8 +34,18 @@ def run_key(context: dg.AssetExecutionContext) -> str:
     return context.run.root_run_id or context.run.run_id
 
 
+def mode_of(run: dg.DagsterRun, job_steps: list[str] | None = None) -> str:
+    """The run's mode as tagged; without a tag (the schedule, a materialization launched in the UI) a
+    run is a capture only if it fetches raw: one that starts below raw recomputes from stored raw."""
+    tagged = run.tags.get(MODE_TAG)
+    if tagged:
+        return tagged
+    steps = run.step_keys_to_execute if run.step_keys_to_execute is not None else job_steps
+    return "capture" if steps is None or "raw_djangopackages" in steps else "recompute"
+
+
 def run_mode(context: dg.AssetExecutionContext) -> str:
-    return context.run.tags.get(MODE_TAG, "capture")
+    return mode_of(context.run, [node.name for node in context.job_def.graph.nodes])
 
 
 def staging_path(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Path:
@@ -43,12 +53,20 @@ def staging_path(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 
 @contextmanager
-def staged(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[Warehouse]:
+def staged(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, *, create: bool = False
+) -> Iterator[Warehouse]:
     """The run's staging warehouse. The first step of a run records it as started; a recompute's first
-    step copies the date's raw rows in from where the run was told to take them."""
+    step copies the date's raw rows in from where the run was told to take them. In a capture only the
+    first raw step may create the file: a later step that finds none must not stage (and so publish) an
+    empty day over the stored one."""
     day, main = partition_date(context), Path(warehouse.path)
     path = staging_path(context, warehouse)
     first = not path.exists()
+    if first and run_mode(context) == "capture" and not create:
+        raise dg.Failure(
+            f"the staging file of this capture of {day} is gone ({path}): nothing of this run is published"
+        )
     with Warehouse(path) as wh:
         if first:
             _record_started(main, run_key(context), day, run_mode(context))
@@ -114,7 +132,7 @@ def record_failure(context: dg.HookContext) -> None:
     if run is None or isinstance(error, PublicationRefused) or "dagster/partition" not in run.tags:
         return
     day = date.fromisoformat(run.tags["dagster/partition"])
-    run_id, mode = run.root_run_id or run.run_id, run.tags.get(MODE_TAG, "capture")
+    run_id, mode = run.root_run_id or run.run_id, mode_of(run)
     interrupted = isinstance(error, KeyboardInterrupt | dg.DagsterExecutionInterruptedError)
     status = "interrupted" if interrupted else "failed"
     message = f"{context.step_key}: {'interrupted' if interrupted else root_cause(error)}"
@@ -141,6 +159,7 @@ def record_failure(context: dg.HookContext) -> None:
                 pl.lit(message).alias("message"),
                 pl.lit(datetime.now(UTC)).cast(pl.Datetime("us", "UTC")).alias("finished_at"),
             )
-        runs.record_failure(main, run_id, row)
+        # The ledger is not worth a long wait: the staging file keeps what the run fetched either way.
+        runs.record_failure(main, run_id, row, wait=STARTED_ROW_WAIT)
     except WarehouseError as err:
         context.log.warning(f"the failure of run {run_id} could not be recorded: {err}")

@@ -57,13 +57,21 @@ def stored_raw(settings: Settings, day: date) -> bool:
     return staging.has_raw(settings.warehouse, day)
 
 
-def kept_capture(settings: Settings, day: date) -> str | None:
-    """The newest capture of ``day`` that was fetched but never published (a guard refused it, or the run
-    stopped before publishing), if one is kept."""
-    for path in reversed(staging.kept(settings.warehouse, day)):
-        if staging.has_raw(path, day):
-            return str(path)
-    return None
+def kept_capture(settings: Settings, day: date, *, refused: bool = False) -> str | None:
+    """A capture of ``day`` that was fetched but never published, if one is kept: the one a guard
+    refused last when ``refused`` (what a person looked at before allowing it), else the newest whole
+    one (it got to its scores), else the newest at all (cut short, still better than nothing)."""
+    captures = [p for p in reversed(staging.kept(settings.warehouse, day)) if staging.has_raw(p, day)]
+    if refused:
+        refusals = [p for p in captures if _ledger(settings, _run_of(p, day)).get("status") == "refused"]
+        if refusals:
+            return str(refusals[0])
+    whole = [p for p in captures if staging.scored(p, day)]
+    return str((whole or captures or [None])[0]) if captures else None
+
+
+def _run_of(path: Path, day: date) -> str:
+    return path.name.removeprefix(f"{day.isoformat()}.").removesuffix(".duckdb")
 
 
 def unpublished_capture(settings: Settings, day: date) -> str | None:
@@ -74,8 +82,7 @@ def unpublished_capture(settings: Settings, day: date) -> str | None:
     kept = kept_capture(settings, day)
     if kept is None or stored_raw(settings, day) or not staging.scored(Path(kept), day):
         return None
-    run_id = Path(kept).name.removeprefix(f"{day.isoformat()}.").removesuffix(".duckdb")
-    return None if _ledger(settings, run_id).get("status") == "refused" else kept
+    return None if _ledger(settings, _run_of(Path(kept), day)).get("status") == "refused" else kept
 
 
 def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
@@ -117,7 +124,7 @@ def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
 def raw_from(settings: Settings, day: date, allow: Sequence[str]) -> str:
     """Where a recompute takes its raw: a kept capture when a person allows it or when the warehouse has
     none for the date (a capture that could not be published), else the warehouse."""
-    kept = kept_capture(settings, day)
+    kept = kept_capture(settings, day, refused=bool(allow))
     if kept and (allow or not stored_raw(settings, day)):
         return kept
     return "warehouse"

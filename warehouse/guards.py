@@ -218,6 +218,9 @@ def _names(names: Iterable[str]) -> str:
 
 def _packages_vanished(today: DayFacts, previous: DayFacts | None, t: Thresholds) -> GuardResult:
     name = "packages_vanished"
+    if today.fetched.get(PACKAGES, 0) == 0:
+        # Nothing to compare is no excuse: a day without a single package is never a whole one.
+        return GuardResult(name, "fail", 1.0, f"{PACKAGES}: no record on {today.day}")
     if previous is None:
         return GuardResult(name, "ok", None, "first stored day: nothing to compare packages with")
     before, now = previous.fetched.get(PACKAGES, 0), today.fetched.get(PACKAGES, 0)

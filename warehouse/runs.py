@@ -177,9 +177,10 @@ def record(warehouse: Path, run_id: str, logs: dict[str, pl.DataFrame], *, wait:
 
 
 def record_failure(warehouse: Path, run_id: str, row: pl.DataFrame, *, wait: float | None = None) -> None:
-    """Mark a run failed, unless an earlier failure of the same run (the root cause) is already recorded."""
+    """Mark a run failed, unless it has already ended otherwise: the first failure (the root cause) is the
+    one kept, and a run that published its date stays ``ok`` whatever fails after."""
     with Warehouse(warehouse, wait=wait) as wh, wh.transaction():
         earlier = wh.query("SELECT status FROM ingest_runs WHERE run_id = $r", {"r": run_id})
-        if not earlier.filter(pl.col("status").is_in(["failed", "refused", "interrupted"])).is_empty():
+        if not earlier.filter(pl.col("status") != "started").is_empty():
             return
         wh.replace_run("ingest_runs", run_id, row)

@@ -11,6 +11,7 @@ request.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import polars as pl
 
 from warehouse.store import Warehouse
+
+log = logging.getLogger(__name__)
 
 # Every table a run writes for its date, in the order they are replaced. Raw first: a published date's
 # tables are always a function of the raw published with them.
@@ -36,6 +39,8 @@ PUBLISHED_TABLES = (
     "daily_grid_percentiles",
 )
 RAW_TABLES = ("raw_records", "raw_requests")
+# What a recompute of a published date replaces: its raw stays as it was captured.
+DERIVED_TABLES = tuple(t for t in PUBLISHED_TABLES if t not in RAW_TABLES)
 
 
 def staging_dir(warehouse: Path) -> Path:
@@ -50,9 +55,13 @@ def staging_file(warehouse: Path, day: date, run_id: str) -> Path:
 def kept(warehouse: Path, day: date) -> list[Path]:
     """Staging files of ``day`` that were never published, oldest first."""
     folder = staging_dir(warehouse)
-    if not folder.is_dir():
-        return []
-    return sorted(folder.glob(f"{day.isoformat()}.*.duckdb"), key=lambda p: p.stat().st_mtime)
+    found = []
+    for path in folder.glob(f"{day.isoformat()}.*.duckdb") if folder.is_dir() else ():
+        try:
+            found.append((path.stat().st_mtime, path))
+        except FileNotFoundError:  # published and removed by another run meanwhile
+            continue
+    return [path for _, path in sorted(found)]
 
 
 def has_raw(path: Path, day: date) -> bool:
@@ -77,9 +86,15 @@ def seed(staged: Warehouse, source: Path, day: date) -> dict[str, int]:
 
 
 def publish(
-    warehouse: Path, staged: Path, day: date, run_id: str, logs: Mapping[str, pl.DataFrame]
+    warehouse: Path,
+    staged: Path,
+    day: date,
+    run_id: str,
+    logs: Mapping[str, pl.DataFrame],
+    *,
+    tables: tuple[str, ...] = PUBLISHED_TABLES,
 ) -> dict[str, int]:
-    """Replace ``day`` in every published table of ``warehouse`` with the staged rows, in one transaction.
+    """Replace ``day`` in ``tables`` of ``warehouse`` with the staged rows, in one transaction.
 
     ``logs`` (the run's ledger row and guard results) are written in the same transaction,
     so a date is never visible without the run that published it. Waits (bounded) for readers to leave.
@@ -89,7 +104,7 @@ def publish(
         wh.conn.execute("ATTACH ? AS staged (READ_ONLY)", [str(staged)])
         try:
             with wh.transaction() as conn:
-                for table in PUBLISHED_TABLES:
+                for table in tables:
                     columns = ", ".join(f'"{c}"' for c in wh.columns(table))
                     conn.execute(f'DELETE FROM main."{table}" WHERE snapshot_date = ?', [day])
                     conn.execute(
@@ -107,8 +122,12 @@ def publish(
     return written
 
 
-def discard(warehouse: Path, day: date) -> None:
-    """Remove ``day``'s staging files once the date is published: the warehouse holds what they held."""
-    for path in kept(warehouse, day):
+def discard(*paths: Path) -> None:
+    """Remove staging files whose content the warehouse now holds (and their lock files). A file that
+    cannot be removed is left for later: the date is published whatever happens to it."""
+    for path in paths:
         for leftover in (path, *path.parent.glob(path.name + ".*")):
-            leftover.unlink(missing_ok=True)
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError as err:
+                log.warning(f"could not remove {leftover} after publishing: {err}")

@@ -121,13 +121,14 @@ class DjangoPackagesClient:
     def _page(self, path: str, *, first: bool) -> tuple[Page, dict[str, Any] | None]:
         """The page at ``path`` and its body; the body is None when the page is unusable.
 
-        Raises when nothing answered (the source is down, not one page bad) and when the first page is
-        unusable (no `count`, so nothing to continue from).
+        Raises only when the first page is unusable (no `count`, so nothing to continue from): a later
+        page that fails, even with no answer at all, is recorded and skipped, so the records already
+        read are kept for the guards to judge (the source going down mid-crawl costs a few pages' retries).
         """
         try:
             response = self.http.get(path, shape=_is_page)
         except SourceError as exc:
-            if first or not exc.answered:
+            if first:
                 raise
             return Page(exc.path, "invalid", None, 0, str(exc)), None
         if response.status != 200:  # 404: the list itself is gone

@@ -7,11 +7,15 @@ import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from assets import ALL_ASSETS
+from assets.raw import raw_djangopackages, raw_github, raw_pypi
+from pipelines.definitions import resources
 from pipelines.replay.bundle import Bundle, load_bundle, make_bundle
 from pipelines.replay.server import ReplayServer
-from pipelines.runner import IngestRefused, kept_capture, plan, run_date
+from pipelines.runner import IngestRefused, kept_capture, plan, rescore, run_date
 from pipelines.settings import Settings
 from tests.conftest import SAMPLE_BUNDLE
 from warehouse.staging import PUBLISHED_TABLES
@@ -99,6 +103,35 @@ def test_a_day_where_most_packages_vanish_is_refused_and_can_be_allowed(sample, 
         message = refuse_then_allow(settings, server, day, "packages_vanished")
     assert f"{len(survivors)}" in message
     assert rows_on(settings.warehouse, "daily_package_metrics", day) == len(survivors)
+    # A rescore of both dates is not refused again: the day was allowed once, and its raw is unchanged.
+    before = checksums(settings.warehouse, day + timedelta(days=1))
+    assert rescore(settings, first, day, None) == [first, day]
+    assert checksums(settings.warehouse, day + timedelta(days=1)) == before
+
+
+def test_recomputing_a_published_date_leaves_another_capture_of_it_kept(sample, first_day):
+    settings, first = first_day
+    day = first + timedelta(days=1)
+    with ReplayServer(bad_day(sample, list(sample.packages[:50])), date=day) as server:
+        with pytest.raises(IngestRefused):
+            run_date(settings.with_replay(server.base_url), day, "capture")
+    refused = kept_capture(settings, day)
+    run_date(settings, first, "recompute")
+    assert kept_capture(settings, day) == refused
+
+
+def test_materializing_the_tables_below_raw_recomputes_instead_of_publishing_an_empty_day(sample, first_day):
+    """A materialization launched in the UI without the raw assets (no mode tag) is a recompute from the
+    stored raw, never a capture that stages nothing and publishes the nothing over the day."""
+    settings, first = first_day
+    before = checksums(settings.warehouse, first + timedelta(days=1))
+    below_raw = [a for a in ALL_ASSETS if a not in (raw_djangopackages, raw_github, raw_pypi)]
+    result = dg.materialize(
+        ALL_ASSETS, selection=below_raw, partition_key=first.isoformat(), resources=resources(settings)
+    )
+    assert result.success
+    assert checksums(settings.warehouse, first + timedelta(days=1)) == before
+    assert rows_on(settings.warehouse, "daily_package_metrics", first) == len(sample.packages)
 
 
 def test_a_day_where_a_field_is_gone_from_every_record_is_refused(sample, first_day):

@@ -240,15 +240,17 @@ def test_an_unusable_first_page_fails_naming_the_url(harness: Harness, server: F
     assert harness.log.count() == 1 and len(server.seen()) == 2
 
 
-def test_a_page_nothing_answered_for_fails_the_listing(harness: Harness, server: FakeServer) -> None:
+def test_a_later_page_nothing_answered_for_is_skipped_and_the_records_read_are_kept(
+    harness: Harness, server: FakeServer
+) -> None:
     catalogue = Catalogue([package(i) for i in range(10, 0, -1)], link_host=server.base_url)
     server.on("GET", "/api/v4/packages/", failing_at({"4"}, Reply(drop=True), catalogue))
-    with pytest.raises(
-        SourceError, match=r"GET /api/v4/packages/\?limit=4&offset=4 failed \(2 attempts\)"
-    ) as caught:
-        DjangoPackagesClient(harness.client(max_attempts=2), page_size=4).packages()
-    assert not caught.value.answered
-    assert [r.ok for r in harness.log.records] == [True, False]
+    listing = DjangoPackagesClient(harness.client(max_attempts=2), page_size=4).packages()
+    assert [p.status for p in listing.pages] == ["ok", "invalid", "ok"]
+    assert listing.pages[1].path == "/api/v4/packages/?limit=4&offset=4"
+    assert "2 attempts" in listing.pages[1].error
+    assert [r["id"] for r in listing.records] == [10, 9, 8, 7, 2, 1]
+    assert [r.ok for r in harness.log.records] == [True, False, True]
 
 
 def test_a_list_that_runs_past_its_count_is_capped(harness: Harness, server: FakeServer) -> None:

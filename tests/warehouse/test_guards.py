@@ -345,3 +345,9 @@ def test_a_bad_record_among_a_handful_warns_instead_of_refusing_the_day(wh):
     result = _judge(wh, "reject_share", today={"rejected": [("djangopackages/categories", "id: missing")]})
     assert (result.level, result.value) == ("warn", 1.0)
     assert "djangopackages/categories: 1 of 1 rejected" in result.message
+
+
+def test_a_day_without_a_single_package_fails_even_with_nothing_to_compare(wh):
+    result = _guard(evaluate(_store(wh, D1, packages=0), None, Thresholds()), "packages_vanished")
+    assert (result.level, result.value) == ("fail", 1.0)
+    assert result.message == f"djangopackages/packages: no record on {D1}"
