@@ -493,6 +493,29 @@ def rejects(
             _say(console, f"no guard fired on {picked}")
 
 
+@app.command()
+def upgrade(
+    warehouse: WarehouseOption = None,
+    wait: Annotated[
+        float, typer.Option(help="seconds to wait for a run or reader to let go of the file")
+    ] = 10.0,
+) -> None:
+    """Rewrite a warehouse made in a newer DuckDB storage format than DPW_STORAGE_VERSION (one made before
+    dpw set it) in that format, so older DuckDB clients open it. Every table is checked before the new file
+    replaces the old one; a file already in the format is left alone. Refused while a run holds the file."""
+    from warehouse.fileformat import upgrade as upgrade_file
+    from warehouse.store import WarehouseBusy
+
+    settings = _settings(warehouse)
+    try:
+        done = upgrade_file(settings.warehouse, wait=wait, version=settings.storage_version)
+    except WarehouseBusy as err:
+        raise _fail(f"not upgraded: {err}; run `dpw upgrade` again when no run is writing") from None
+    except (WarehouseError, duckdb.Error, OSError) as err:
+        raise _fail(f"not upgraded: {_describe(err)}") from None
+    _say(console, done.describe())
+
+
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[

@@ -3,9 +3,11 @@
 Sources are configured only here: ``DPW_DJANGOPACKAGES_URL``, ``DPW_GITHUB_URL``, ``DPW_PYPI_URL``,
 ``GITHUB_TOKEN``, the warehouse file ``DPW_WAREHOUSE``, the per-response body cap
 ``DPW_MAX_BODY_BYTES``, a read timeout in seconds overriding each source's own ``DPW_HTTP_TIMEOUT``,
-the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE`` and the dataset
-guards' thresholds ``DPW_GUARD_*`` (shares from 0 to 1, e.g. ``DPW_GUARD_VANISH_FAIL=0.3``). The PyPI JSON API has no default: its address is the user's to give, and without
-it PyPI enrichment is skipped. Settings are checked when made, so a bad value stops a run at its start
+the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE``, the dataset
+guards' thresholds ``DPW_GUARD_*`` (shares from 0 to 1, e.g. ``DPW_GUARD_VANISH_FAIL=0.3``) and the
+storage format new warehouse files are created in, ``DPW_STORAGE_VERSION`` (the oldest DuckDB release that
+must open them; ``from_env`` sets it for the process, see ``warehouse.fileformat``). The PyPI JSON API has
+no default: its address is the user's to give, and without it PyPI enrichment is skipped. Settings are checked when made, so a bad value stops a run at its start
 with one line naming the variable, never in the middle of a capture.
 """
 
@@ -18,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from assets.sources.http import DEFAULT_MAX_BODY_BYTES
+from warehouse import fileformat
 from warehouse.guards import Thresholds
 
 DEFAULT_DJANGOPACKAGES_URL = "https://djangopackages.org"
@@ -47,6 +50,7 @@ class Settings:
     djangopackages_page_size: int = 1000
     http_timeout: float | None = None  # None: each source's own (djangopackages 60 s, GitHub and PyPI 30 s)
     guards: Thresholds = field(default_factory=Thresholds)
+    storage_version: str = fileformat.DEFAULT_STORAGE_VERSION
 
     def __post_init__(self) -> None:
         for name, variable in _URL_VARIABLES.items():
@@ -59,11 +63,15 @@ class Settings:
             raise SettingsError("DPW_HTTP_TIMEOUT must be a number of seconds, more than 0 and at most 3600")
         if type(self.djangopackages_page_size) is not int or self.djangopackages_page_size < 1:
             raise SettingsError("DPW_DJANGOPACKAGES_PAGE_SIZE must be a whole number, at least 1")
+        try:
+            fileformat.check(self.storage_version)
+        except ValueError as exc:
+            raise SettingsError(f"DPW_STORAGE_VERSION: {exc}") from None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        return cls(
+        settings = cls(
             djangopackages_url=env.get("DPW_DJANGOPACKAGES_URL") or DEFAULT_DJANGOPACKAGES_URL,
             github_url=env.get("DPW_GITHUB_URL") or DEFAULT_GITHUB_URL,
             pypi_url=env.get("DPW_PYPI_URL") or None,
@@ -73,7 +81,11 @@ class Settings:
             djangopackages_page_size=_whole("DPW_DJANGOPACKAGES_PAGE_SIZE", env, 1000),
             http_timeout=_seconds("DPW_HTTP_TIMEOUT", env),
             guards=_thresholds(env),
+            storage_version=env.get("DPW_STORAGE_VERSION") or fileformat.DEFAULT_STORAGE_VERSION,
         )
+        # The warehouse code takes no settings: every file this process creates uses this format.
+        fileformat.configure(settings.storage_version)
+        return settings
 
     def with_replay(self, base_url: str) -> Settings:
         """Every source pointed at one replay server."""

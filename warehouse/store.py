@@ -50,6 +50,11 @@ def _lock_file(path: Path, suffix: str) -> int | None:
     try:
         return os.open(f"{path}{suffix}", os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
+        pass
+    try:
+        # Another user's lock file (mode 0644 after their umask): flock works on a read-only descriptor.
+        return os.open(f"{path}{suffix}", os.O_RDONLY)
+    except OSError:
         return None
 
 
@@ -133,6 +138,12 @@ class Warehouse:
     def _connect(self, deadline: float, wait: float) -> duckdb.DuckDBPyConnection:
         # A reader runs users' SQL: no files written or read outside the warehouse (COPY TO, read_csv).
         config = {"enable_external_access": False} if self.read_only else {}
+        if not self.read_only:
+            # A file this creates (the warehouse, a staging file) is written in the configured storage
+            # format, which older DuckDB clients open; an existing file keeps its own (warehouse.fileformat).
+            from warehouse.fileformat import configured
+
+            config["storage_compatibility_version"] = configured()
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=self.read_only, config=config)
