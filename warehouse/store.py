@@ -106,9 +106,11 @@ class Warehouse:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._in_transaction = False
         wait = (READER_WAIT if read_only else WRITER_WAIT) if wait is None else wait
-        self._lock = self._acquire(time.monotonic() + wait, wait)
+        # One deadline for both waits (the lock beside the file, then DuckDB's own): the wait is the wait.
+        deadline = time.monotonic() + wait
+        self._lock = self._acquire(deadline, wait)
         try:
-            self.conn = self._connect(time.monotonic() + wait, wait)
+            self.conn = self._connect(deadline, wait)
             # Stored instants are TIMESTAMPTZ; a UTC session hands them to polars as UTC.
             self.conn.execute("SET TimeZone = 'UTC'")
             if not read_only:
