@@ -173,7 +173,7 @@ def _package(pid: int, slug: str, **fields: Any) -> dict:
         "modified": "2026-02-05T09:11:14-05:00",
         "repo_forks": 1,
         "repo_description": "A canary",
-        "pypi_url": f"https://pypi.org/project/canary-{slug}/",
+        "pypi_url": f"https://pypi.example/project/canary-{slug}/",
         "documentation_url": f"https://canary-{slug}.readthedocs.io/",
         "repo_watchers": 3,
         "commits_over_52": weeks,
@@ -206,7 +206,7 @@ def canary_packages(c: Canary) -> list[dict]:
             pypi_url=f"{c.https}/project/canary-tls/",
             documentation_url=f"{c.http}/docs",
         ),
-        _package(7003, "gh-links", pypi_url="https://pypi.org/project/canary-py-links/"),
+        _package(7003, "gh-links", pypi_url="https://pypi.example/project/canary-py-links/"),
         # GitHub saw a push after djangopackages' fetch: participation is asked for, and answers 301.
         _package(7004, "moved", last_updated="2026-02-14T12:00:00Z", last_fetched="2026-02-15T00:00:00Z"),
     ]

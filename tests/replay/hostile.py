@@ -59,7 +59,7 @@ def base(pid: object, **changes: object) -> dict[str, Any]:
         "modified": "2026-02-01T00:00:00-05:00",
         "repo_forks": 3,
         "repo_description": "a package",
-        "pypi_url": f"https://pypi.org/project/{name}/",
+        "pypi_url": f"https://pypi.example/project/{name}/",
         "documentation_url": None,
         "repo_watchers": 30,
         "commits_over_52": [1] * 52,
@@ -144,11 +144,11 @@ def _packages() -> list[Entry]:
     add("slug shared with an older id", base(8025, slug="shared-slug", title="loses the slug"), evolves=True)
     add("slug as a list", base(8026, slug=["x"]), evolves=True)
     # links
-    add("pypi_url as a list", base(8030, pypi_url=["https://pypi.org/project/hostile-8030/"]), evolves=True)
-    add("pypi_url as an object", base(8031, pypi_url={"url": "https://pypi.org/project/x/"}), evolves=True)
+    add("pypi_url as a list", base(8030, pypi_url=["https://pypi.example/project/hostile-8030/"]), evolves=True)
+    add("pypi_url as an object", base(8031, pypi_url={"url": "https://pypi.example/project/x/"}), evolves=True)
     add("pypi_url as a number", base(8032, pypi_url=5), evolves=True)
-    add("pypi_url urlsplit refuses", base(8033, pypi_url="https://pypi.org/project///[x/"), evolves=True)
-    add("pypi_url of 1 MB", base(8034, pypi_url="https://pypi.org/project/" + "p" * 1_000_000), evolves=True)
+    add("pypi_url urlsplit refuses", base(8033, pypi_url="https://pypi.example/project///[x/"), evolves=True)
+    add("pypi_url of 1 MB", base(8034, pypi_url="https://pypi.example/project/" + "p" * 1_000_000), evolves=True)
     add("pypi_url on another host and scheme", base(8035, pypi_url="file:///pypi/hostile-8035"), evolves=True)
     add("repo_url as a list", base(8040, repo_url=["https://github.com/acme/x"]), evolves=True)
     add("repo_url as an object", base(8041, repo_url={"href": "https://github.com/acme/x"}), evolves=True)

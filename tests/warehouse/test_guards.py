@@ -20,7 +20,7 @@ PACKAGE = {
     "repo_watchers": 10,
     "repo_forks": 2,
     "pypi_version": "1.0",
-    "pypi_url": "https://pypi.org/project/django-foo/",
+    "pypi_url": "https://pypi.example/project/django-foo/",
     "documentation_url": None,
     "participants": "alice",
     "commits_over_52": [],
