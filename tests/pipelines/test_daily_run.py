@@ -255,10 +255,8 @@ def test_a_capture_the_warehouse_is_too_busy_to_take_is_kept_and_published_later
     assert kept is not None
     # Unattended, the sensor asks for the same publication once nobody holds the file.
     defs = build_defs(settings)
-    sensor = defs.resolve_sensor_def("unpublished_captures")
-    with dg.DagsterInstance.ephemeral() as instance:
-        tick = dg.build_sensor_context(instance=instance, definitions=defs)
-        requests = sensor.evaluate_tick(tick).run_requests
+    sensor, tick = defs.resolve_sensor_def("unpublished_captures"), dg.build_sensor_context(definitions=defs)
+    requests = sensor.evaluate_tick(tick).run_requests
     assert [(r.partition_key, r.tags[RAW_FROM_TAG], r.tags[MODE_TAG]) for r in requests] == [
         (day.isoformat(), str(kept), "recompute")
     ]
@@ -268,9 +266,7 @@ def test_a_capture_the_warehouse_is_too_busy_to_take_is_kept_and_published_later
     assert sum(replay.request_counts().values()) == 0
     assert result.summary["status"] == "ok" and result.summary["packages_scored"] == 240
     assert kept_capture(settings.warehouse, day) is None
-    with dg.DagsterInstance.ephemeral() as instance:
-        tick = dg.build_sensor_context(instance=instance, definitions=defs)
-        assert sensor.evaluate_tick(tick).run_requests == []
+    assert sensor.evaluate_tick(dg.build_sensor_context(definitions=defs)).run_requests == []
 
 
 def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_it(settings, replay):
