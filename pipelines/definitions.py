@@ -14,9 +14,8 @@ from assets.resources import (
     PyPIResource,
     WarehouseResource,
 )
-from assets.staging import MODE_TAG, RAW_FROM_TAG, record_failure
+from assets.staging import MODE_TAG, record_failure
 from pipelines.settings import Settings
-from warehouse import staging
 
 RAW_ASSETS = dg.AssetSelection.groups("raw")
 
@@ -71,30 +70,11 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     }
 
 
-def unpublished_captures_sensor(settings: Settings) -> dg.SensorDefinition:
-    @dg.sensor(job=recompute_job, minimum_interval_seconds=900)
-    def unpublished_captures(context: dg.SensorEvaluationContext):
-        """Publishes a whole capture that was fetched but not published (the warehouse held for longer than
-        a run waits, a crash while publishing), without a request: a day unattended is not left for a
-        person to find. Refused captures stay for a person (`dpw ingest --allow`)."""
-        for day in staging.kept_days(settings.warehouse):
-            capture = staging.unpublished_capture(settings.warehouse, day)
-            if capture is not None:
-                yield dg.RunRequest(
-                    run_key=capture.name,  # once per capture: a failed publication is not retried in a loop
-                    partition_key=day.isoformat(),
-                    tags={MODE_TAG: "recompute", RAW_FROM_TAG: str(capture)},
-                )
-
-    return unpublished_captures
-
-
 def build_defs(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=ALL_ASSETS,
         jobs=[daily_job, recompute_job, rescore_job],
         schedules=[daily_schedule],
-        sensors=[unpublished_captures_sensor(settings)],
         resources=resources(settings),
         # Each step of the multiprocess executor re-imports everything (seconds per step) for no gain here.
         executor=dg.in_process_executor,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -56,6 +57,34 @@ def stored_raw(settings: Settings, day: date) -> bool:
     return staging.has_raw(settings.warehouse, day)
 
 
+def kept_capture(settings: Settings, day: date, *, refused: bool = False) -> str | None:
+    """A capture of ``day`` that was fetched but never published, if one is kept: the one a guard
+    refused last when ``refused`` (what a person looked at before allowing it), else the newest whole
+    one (it got to its scores), else the newest at all (cut short, still better than nothing)."""
+    captures = [p for p in reversed(staging.kept(settings.warehouse, day)) if staging.has_raw(p, day)]
+    if refused:
+        refusals = [p for p in captures if _ledger(settings, _run_of(p, day)).get("status") == "refused"]
+        if refusals:
+            return str(refusals[0])
+    whole = [p for p in captures if staging.scored(p, day)]
+    return str((whole or captures or [None])[0]) if captures else None
+
+
+def _run_of(path: Path, day: date) -> str:
+    return path.name.removeprefix(f"{day.isoformat()}.").removesuffix(".duckdb")
+
+
+def unpublished_capture(settings: Settings, day: date) -> str | None:
+    """A whole kept capture of ``day`` that nobody refused (the warehouse was busy too long, the process
+    died while publishing) while the warehouse has nothing of the date: it is published before anything
+    is fetched again, since a later capture of the day may be worse. One cut short before its scores
+    (a source down mid-capture) is not whole: while the day lasts, it is captured again."""
+    kept = kept_capture(settings, day)
+    if kept is None or stored_raw(settings, day) or not staging.scored(Path(kept), day):
+        return None
+    return None if _ledger(settings, _run_of(Path(kept), day)).get("status") == "refused" else kept
+
+
 def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
     """Capture when ``day`` is the sources' current date; recompute when its raw is stored or kept; else
     refuse. With ``allow`` (a person has looked at a refused day) never capture: publish what was kept,
@@ -64,12 +93,12 @@ def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
     The sources' clock decides, not this machine's: a replay server's today can be any date. So the source
     is asked first, once, and an unreachable source still lets a stored date recompute.
     """
-    stored = stored_raw(settings, day) or staging.kept_capture(settings.warehouse, day) is not None
+    stored = stored_raw(settings, day) or kept_capture(settings, day) is not None
     if allow:
         if not stored:
             raise IngestRefused(f"--allow publishes a kept capture, and nothing is kept or stored for {day}")
         return "recompute"
-    if staging.unpublished_capture(settings.warehouse, day):
+    if unpublished_capture(settings, day):
         return "recompute"
     try:
         current = sources_date(settings)
@@ -95,9 +124,9 @@ def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
 def raw_from(settings: Settings, day: date, allow: Sequence[str]) -> str:
     """Where a recompute takes its raw: a kept capture when a person allows it or when the warehouse has
     none for the date (a capture that could not be published), else the warehouse."""
-    kept = staging.kept_capture(settings.warehouse, day, refused=bool(allow))
+    kept = kept_capture(settings, day, refused=bool(allow))
     if kept and (allow or not stored_raw(settings, day)):
-        return str(kept)
+        return kept
     return "warehouse"
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from warehouse.store import Warehouse, WarehouseError
+from warehouse.store import Warehouse
 
 if TYPE_CHECKING:
     from warehouse.guards import GuardResult
@@ -184,15 +184,3 @@ def record_failure(warehouse: Path, run_id: str, row: pl.DataFrame, *, wait: flo
         if not earlier.filter(pl.col("status") != "started").is_empty():
             return
         wh.replace_run("ingest_runs", run_id, row)
-
-
-def status(warehouse: Path, run_id: str) -> str | None:
-    """A run's status in the ledger; None when it has no row, or the ledger cannot be read now."""
-    if not warehouse.exists():
-        return None
-    try:
-        with Warehouse(warehouse, read_only=True) as wh:
-            rows = wh.query("SELECT status FROM ingest_runs WHERE run_id = $r", {"r": run_id})
-    except WarehouseError:
-        return None
-    return rows.item() if rows.height else None

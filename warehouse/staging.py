@@ -18,7 +18,6 @@ from pathlib import Path
 
 import polars as pl
 
-from warehouse import runs
 from warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
@@ -76,41 +75,6 @@ def scored(path: Path, day: date) -> bool:
     """Whether a staging file got as far as scores: every raw step before them landed its part."""
     with Warehouse(path, read_only=True) as wh:
         return wh.row("SELECT count(*) FROM daily_package_metrics WHERE snapshot_date = ?", [day])[0] > 0
-
-
-def kept_capture(warehouse: Path, day: date, *, refused: bool = False) -> Path | None:
-    """A capture of ``day`` that was fetched but never published, if one is kept: the one a guard
-    refused last when ``refused`` (what a person looked at before allowing it), else the newest whole
-    one (it got to its scores), else the newest at all (cut short, still better than nothing)."""
-    captures = [p for p in reversed(kept(warehouse, day)) if has_raw(p, day)]
-    if refused:
-        refusals = [p for p in captures if runs.status(warehouse, _run_of(p, day)) == "refused"]
-        if refusals:
-            return refusals[0]
-    whole = [p for p in captures if scored(p, day)]
-    return (whole or captures)[0] if captures else None
-
-
-def unpublished_capture(warehouse: Path, day: date) -> Path | None:
-    """A whole kept capture of ``day`` that nobody refused (the warehouse was busy too long, the process
-    died while publishing) while the warehouse has nothing of the date: it is published before anything
-    is fetched again, since a later capture of the day may be worse. One cut short before its scores
-    (a source down mid-capture) is not whole: while the day lasts, it is captured again."""
-    capture = kept_capture(warehouse, day)
-    if capture is None or has_raw(warehouse, day) or not scored(capture, day):
-        return None
-    return None if runs.status(warehouse, _run_of(capture, day)) == "refused" else capture
-
-
-def kept_days(warehouse: Path) -> list[date]:
-    """The dates that have a staging file kept."""
-    folder = staging_dir(warehouse)
-    names = {p.name.split(".", 1)[0] for p in folder.glob("*.duckdb")} if folder.is_dir() else set()
-    return sorted(date.fromisoformat(n) for n in names)
-
-
-def _run_of(path: Path, day: date) -> str:
-    return path.name.removeprefix(f"{day.isoformat()}.").removesuffix(".duckdb")
 
 
 def seed(staged: Warehouse, source: Path, day: date) -> dict[str, int]:

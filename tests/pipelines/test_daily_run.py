@@ -12,13 +12,12 @@ import pytest
 from dagster._serdes import serialize_value
 
 from assets import ALL_ASSETS
-from assets.staging import MODE_TAG, RAW_FROM_TAG
-from pipelines.definitions import build_defs, resources
+from pipelines.definitions import resources
 from pipelines.replay.server import ReplayServer
-from pipelines.runner import IngestRefused, plan, run_date
+from pipelines.runner import IngestRefused, kept_capture, plan, run_date
 from pipelines.settings import Settings
 from tests.conftest import sample_packages
-from warehouse.staging import PUBLISHED_TABLES, kept_capture
+from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse
 
 # Tables whose rows must be identical when a date is run again: all a run publishes but its request log.
@@ -251,22 +250,13 @@ def test_a_capture_the_warehouse_is_too_busy_to_take_is_kept_and_published_later
     message = str(failed.value)
     assert f"ingest_runs: {settings.warehouse} is being written by another process" in message
     assert "\n" not in message
-    kept = kept_capture(settings.warehouse, day)
-    assert kept is not None
-    # Unattended, the sensor asks for the same publication once nobody holds the file.
-    defs = build_defs(settings)
-    sensor, tick = defs.resolve_sensor_def("unpublished_captures"), dg.build_sensor_context(definitions=defs)
-    requests = sensor.evaluate_tick(tick).run_requests
-    assert [(r.partition_key, r.tags[RAW_FROM_TAG], r.tags[MODE_TAG]) for r in requests] == [
-        (day.isoformat(), str(kept), "recompute")
-    ]
+    assert kept_capture(settings, day) is not None
     replay.reset_counts()
     assert plan(settings, day) == "recompute"  # not a new capture, though the day is still today
     result = run_date(settings, day, "recompute")
     assert sum(replay.request_counts().values()) == 0
     assert result.summary["status"] == "ok" and result.summary["packages_scored"] == 240
-    assert kept_capture(settings.warehouse, day) is None
-    assert sensor.evaluate_tick(dg.build_sensor_context(definitions=defs)).run_requests == []
+    assert kept_capture(settings, day) is None
 
 
 def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_it(settings, replay):
@@ -278,6 +268,4 @@ def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_
         replay.set_faults([])
     assert "guard invalid_page failed" in str(refused.value)
     assert "/api/v4/grids/?limit=1000&offset=0" in str(refused.value)
-    assert (
-        kept_capture(settings.warehouse, replay.date) is not None
-    )  # the packages and categories read are kept
+    assert kept_capture(settings, replay.date) is not None  # the packages and categories read are kept

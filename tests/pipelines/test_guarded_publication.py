@@ -15,10 +15,10 @@ from assets.raw import raw_djangopackages, raw_github, raw_pypi
 from pipelines.definitions import resources
 from pipelines.replay.bundle import Bundle, load_bundle, make_bundle
 from pipelines.replay.server import ReplayServer
-from pipelines.runner import IngestRefused, plan, rescore, run_date
+from pipelines.runner import IngestRefused, kept_capture, plan, rescore, run_date
 from pipelines.settings import Settings
 from tests.conftest import SAMPLE_BUNDLE
-from warehouse.staging import PUBLISHED_TABLES, kept_capture
+from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse
 
 
@@ -80,7 +80,7 @@ def refuse_then_allow(
         )
     assert ledger.rows() == [("refused", message)]
     assert guard in fired.get_column("guard").to_list()
-    assert kept_capture(settings.warehouse, day) is not None
+    assert kept_capture(settings, day) is not None
 
     allow = sorted(set(fired.get_column("guard")) | set(also))
     server.reset_counts()
@@ -91,7 +91,7 @@ def refuse_then_allow(
     assert checksums(good, day) == before
     assert rows_on(good, "raw_records", day) > 0
     assert {g["guard"] for g in result.guards if g["level"] == "allowed"} == set(allow)
-    assert kept_capture(settings.warehouse, day) is None
+    assert kept_capture(settings, day) is None
     return message
 
 
@@ -115,9 +115,9 @@ def test_recomputing_a_published_date_leaves_another_capture_of_it_kept(sample, 
     with ReplayServer(bad_day(sample, list(sample.packages[:50])), date=day) as server:
         with pytest.raises(IngestRefused):
             run_date(settings.with_replay(server.base_url), day, "capture")
-    refused = kept_capture(settings.warehouse, day)
+    refused = kept_capture(settings, day)
     run_date(settings, first, "recompute")
-    assert kept_capture(settings.warehouse, day) == refused
+    assert kept_capture(settings, day) == refused
 
 
 def test_materializing_the_tables_below_raw_recomputes_instead_of_publishing_an_empty_day(sample, first_day):
