@@ -10,7 +10,15 @@ from assets.checks import contract_check_result, contract_check_spec
 from assets.core import check_and_stage, materializations
 from assets.partitions import daily_partitions, partition_date, table_metadata, table_spec
 from assets.resources import GuardsResource, WarehouseResource
-from assets.staging import PublicationRefused, raw_source, run_key, run_mode, staged, staging_path
+from assets.staging import (
+    PublicationRefused,
+    raw_source,
+    run_key,
+    run_mode,
+    run_started,
+    staged,
+    staging_path,
+)
 from warehouse import guards, runs, staging, store
 from warehouse.metrics import daily_metrics
 from warehouse.scoring import SCORE_VERSION, SCORE_VERSIONS
@@ -120,8 +128,7 @@ def ingest_runs(
         raise dg.Failure(
             f"--allow {', '.join(unknown)}: no such guard; guards are {', '.join(guards.GUARD_NAMES)}"
         )
-    stats = context.instance.get_run_stats(context.run.run_id)
-    started = datetime.fromtimestamp(stats.start_time or datetime.now(UTC).timestamp(), UTC)
+    started = run_started(context.instance, context.run.run_id)
     staged_file = staging_path(context, warehouse)
     mode = run_mode(context)
     source = None if mode == "capture" else raw_source(context, main, day, own=staged_file)

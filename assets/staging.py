@@ -104,6 +104,11 @@ def _record_started(main: Path, run_id: str, day: date, mode: str) -> None:
         log.warning(f"run {run_id} for {day} goes on without its started row: {err}")
 
 
+def run_started(instance: dg.DagsterInstance, run_id: str) -> datetime:
+    stats = instance.get_run_stats(run_id)
+    return datetime.fromtimestamp(stats.start_time, UTC) if stats.start_time else datetime.now(UTC)
+
+
 def root_cause(error: BaseException | None) -> str:
     """One line: the error that says what went wrong (a Failure's description, a source's method, URL,
     status and reason), not Dagster's step wrapper around it."""
@@ -138,8 +143,7 @@ def record_failure(context: dg.HookContext) -> None:
     message = f"{context.step_key}: {'interrupted' if interrupted else root_cause(error)}"
     main = Path(context.resources.warehouse.path)
     path = staging.staging_file(main, day, run_id)
-    stats = context.instance.get_run_stats(context.run_id)
-    started = datetime.fromtimestamp(stats.start_time, UTC) if stats.start_time else datetime.now(UTC)
+    started = run_started(context.instance, context.run_id)
     try:
         if path.exists():
             with Warehouse(path) as wh:

@@ -46,3 +46,21 @@ def capture_days(path: Path, days: int) -> list[date]:
 def warehouse(tmp_path: Path):
     with Warehouse(tmp_path / "warehouse.duckdb") as wh:
         yield wh
+
+
+def legacy_warehouse(path: Path):
+    """An open connection to a warehouse as dpw made it before it set a storage version: plain
+    duckdb.connect (DuckDB 2's own format) with the migrations applied; the caller adds rows and closes."""
+    import duckdb
+
+    from warehouse.store import migrations
+
+    conn = duckdb.connect(str(path))
+    conn.execute(
+        "CREATE TABLE schema_migrations "
+        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+    )
+    for version, name, sql in migrations():
+        conn.execute(sql)
+        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    return conn

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.conftest import capture_days
+from tests.conftest import capture_days, legacy_warehouse
 from warehouse import fileformat
 from warehouse.staging import PUBLISHED_TABLES
-from warehouse.store import Warehouse, migrations
+from warehouse.store import Warehouse
 
 # The oldest client the README promises; the venv also gets pytz, which DuckDB 1.4's Python package needs
 # to return TIMESTAMPTZ values.
@@ -127,14 +127,7 @@ def test_duckdb_1_4_reads_every_table_and_view_of_a_pipeline_warehouse(built: Pa
 def old_style_copy(source: Path, target: Path) -> None:
     """What dpw made before the storage version was set: plain duckdb.connect (DuckDB 2's own format), the
     migrations applied, then the rows of a pipeline-built warehouse inserted table by table."""
-    conn = duckdb.connect(str(target))
-    conn.execute(
-        "CREATE TABLE schema_migrations "
-        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-    )
-    for version, name, sql in migrations():
-        conn.execute(sql)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    conn = legacy_warehouse(target)
     conn.execute("ATTACH ? AS built (READ_ONLY)", [str(source)])
     tables = conn.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'built' "

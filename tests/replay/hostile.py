@@ -144,11 +144,21 @@ def _packages() -> list[Entry]:
     add("slug shared with an older id", base(8025, slug="shared-slug", title="loses the slug"), evolves=True)
     add("slug as a list", base(8026, slug=["x"]), evolves=True)
     # links
-    add("pypi_url as a list", base(8030, pypi_url=["https://pypi.example/project/hostile-8030/"]), evolves=True)
-    add("pypi_url as an object", base(8031, pypi_url={"url": "https://pypi.example/project/x/"}), evolves=True)
+    add(
+        "pypi_url as a list",
+        base(8030, pypi_url=["https://pypi.example/project/hostile-8030/"]),
+        evolves=True,
+    )
+    add(
+        "pypi_url as an object", base(8031, pypi_url={"url": "https://pypi.example/project/x/"}), evolves=True
+    )
     add("pypi_url as a number", base(8032, pypi_url=5), evolves=True)
     add("pypi_url urlsplit refuses", base(8033, pypi_url="https://pypi.example/project///[x/"), evolves=True)
-    add("pypi_url of 1 MB", base(8034, pypi_url="https://pypi.example/project/" + "p" * 1_000_000), evolves=True)
+    add(
+        "pypi_url of 1 MB",
+        base(8034, pypi_url="https://pypi.example/project/" + "p" * 1_000_000),
+        evolves=True,
+    )
     add("pypi_url on another host and scheme", base(8035, pypi_url="file:///pypi/hostile-8035"), evolves=True)
     add("repo_url as a list", base(8040, repo_url=["https://github.com/acme/x"]), evolves=True)
     add("repo_url as an object", base(8041, repo_url={"href": "https://github.com/acme/x"}), evolves=True)

@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from tests.conftest import legacy_warehouse
 from warehouse import fileformat, staging
 from warehouse.store import Warehouse, WarehouseBusy, WarehouseError, migrations
 
@@ -31,14 +32,7 @@ def digest(path: Path) -> str:
 def old_style(path: Path, rows: int = 3) -> Path:
     """A warehouse as dpw made it before the storage version was set: plain duckdb.connect (DuckDB 2's own
     format), the migrations applied, rows inserted."""
-    conn = duckdb.connect(str(path))
-    conn.execute(
-        "CREATE TABLE schema_migrations "
-        "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-    )
-    for version, name, sql in migrations():
-        conn.execute(sql)
-        conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    conn = legacy_warehouse(path)
     conn.execute(
         "INSERT INTO raw_records SELECT ?::DATE, 'djangopackages/packages', i::VARCHAR, 'ok', "
         '\'{"id": \' || i || \', "title": "caf\u00e9 \u2603"}\' FROM range(?) t(i)',
