@@ -1,7 +1,7 @@
 """DPAS-1 written row by row in plain Python: the benchmark's comparison and the tests' cross-check.
 
 Deliberately independent of warehouse.scoring's vectorized code (only the constants are shared): loops
-and math calls, straight from the spec in DESIGN.md.
+and math calls, straight from the spec in docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations

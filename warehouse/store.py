@@ -1,7 +1,9 @@
 """The warehouse gateway: the only code that opens the DuckDB file.
 
 Every write runs in one transaction and replaces whole partitions (delete-then-insert by snapshot date),
-so re-running a date replaces exactly that date. Migrations are numbered SQL files applied once each.
+so re-running a date replaces exactly that date. Migrations are numbered SQL files applied once each; the
+public views are SQL files too (``warehouse/views/``), re-created by a writer whenever one differs from what
+the file holds, so a view is changed by editing its file, not by restating it in a migration.
 Readers (CLI, notebooks) open read-only and briefly: DuckDB allows one writer process and no readers
 while it writes. So that a reader can delay a run but never fail it, every open takes a lock beside the
 file first (``<file>.lock``, with a ``<file>.gate`` that gives a waiting writer priority over new
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 import re
 import time
@@ -27,6 +30,13 @@ import polars as pl
 
 MIGRATIONS_PACKAGE = "warehouse.migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_(\w+)\.sql$")
+VIEWS_PACKAGE = "warehouse.views"
+# The public views in the order they are created: a view is checked against the views it reads when it is
+# created, so one comes after those (releases reads packages).
+VIEWS = ("packages", "categories", "grids", "grid_packages", "releases", "weekly_commits")
+# How a view says which definition it was created from (its comment, which DuckDB keeps with the view and
+# copies with the database): comparing this stamp costs a read, so an open that changes nothing writes nothing.
+_VIEW_STAMP = "warehouse/views/{name}.sql sha256:{digest}"
 
 
 class WarehouseError(Exception):
@@ -94,6 +104,20 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def views() -> list[tuple[str, str]]:
+    """(name, query) of every public view, in creation order; the query is its file without the trailing
+    semicolon."""
+    folder = resources.files(VIEWS_PACKAGE)
+    return [
+        (name, folder.joinpath(f"{name}.sql").read_text(encoding="utf-8").strip().rstrip(";"))
+        for name in VIEWS
+    ]
+
+
+def view_stamp(name: str, query: str) -> str:
+    return _VIEW_STAMP.format(name=name, digest=hashlib.sha256(query.encode()).hexdigest())
+
+
 class Warehouse:
     """A DuckDB warehouse file with the project's schema."""
 
@@ -111,12 +135,18 @@ class Warehouse:
         self._lock = self._acquire(deadline, wait)
         try:
             self.conn = self._connect(deadline, wait)
+        except BaseException:
+            _close(self._lock)
+            raise
+        try:
             # Stored instants are TIMESTAMPTZ; a UTC session hands them to polars as UTC.
             self.conn.execute("SET TimeZone = 'UTC'")
             if not read_only:
                 self.migrate()
+                self.refresh_views()
         except BaseException:
-            _close(self._lock)
+            # A migration or a view that fails leaves no open connection holding DuckDB's lock.
+            self.close()
             raise
 
     def _acquire(self, deadline: float, wait: float) -> int | None:
@@ -139,7 +169,9 @@ class Warehouse:
 
     def _connect(self, deadline: float, wait: float) -> duckdb.DuckDBPyConnection:
         # A reader runs users' SQL: no files written or read outside the warehouse (COPY TO, read_csv).
-        config = {"enable_external_access": False} if self.read_only else {}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"enable_external_access": False} if self.read_only else {}
+        )
         if not self.read_only:
             # A file this creates (the warehouse, a staging file) is written in the configured storage
             # format, which older DuckDB clients open; an existing file keeps its own (warehouse.fileformat).
@@ -200,6 +232,30 @@ class Warehouse:
                 )
             applied.append(version)
         return applied
+
+    def refresh_views(self) -> list[str]:
+        """Re-create the public views if any differs from its file (or has no stamp, as the views the first
+        migration made); return the names re-created. All of them are re-created together, in order,
+        since a view's columns are fixed when it is created and a view reading a changed one must follow."""
+        defined = [(name, query, view_stamp(name, query)) for name, query in views()]
+        stored = dict(
+            self.conn.execute(
+                "SELECT view_name, comment FROM duckdb_views() "
+                "WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal"
+            ).fetchall()
+        )
+        if all(stored.get(name) == stamp for name, _, stamp in defined):
+            return []
+        with self.transaction() as conn:
+            for name, query, stamp in defined:
+                try:
+                    conn.execute(f'CREATE OR REPLACE VIEW "{name}" AS\n{query}')
+                except duckdb.Error as err:
+                    raise WarehouseError(
+                        f"the view {name} (warehouse/views/{name}.sql) cannot be created: {err}"
+                    ) from err
+                conn.execute(f"COMMENT ON VIEW \"{name}\" IS '{stamp}'")
+        return [name for name, _, _ in defined]
 
     def columns(self, table: str) -> list[str]:
         rows = self.conn.execute(
@@ -283,7 +339,8 @@ class Warehouse:
         written = {}
         with self.transaction() as conn:
             for table, frame in frames.items():
-                where, params = "snapshot_date = $d", {"d": snapshot_date}
+                where = "snapshot_date = $d"
+                params: dict[str, object] = {"d": snapshot_date}
                 if table in scope:
                     column, values = scope[table]
                     where += f' AND "{column}" IN (SELECT unnest($v))'

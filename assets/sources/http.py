@@ -1,7 +1,7 @@
 """The one HTTP path every source request takes: retries, politeness, re-basing and the request log.
 
-Principles 5 and 6 of the design live here: bounded retries whose waits honour ``Retry-After`` and the
-rate-limit reset headers, and only the configured base URL is ever contacted, whatever URL a response
+Principles 5 and 6 of docs/ARCHITECTURE.md live here: bounded retries whose waits honour ``Retry-After``
+and the rate-limit reset headers, and only the configured base URL is ever contacted, whatever URL a response
 body points at. Every call leaves exactly one ``RequestRecord`` so a run can account for its requests.
 Bodies are read streamed and capped, and a token is scrubbed (in any letter case) from everything a
 response carries before anyone sees it.
