@@ -62,7 +62,7 @@ def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, war
             wh.partition("pypi_projects", day),
             wh.partition("grid_package_snapshots", day),
             day,
-            SCORE_VERSIONS[config.score_version],
+            config.score_version,
         )
         frames = {"daily_package_metrics": metrics, "daily_grid_percentiles": percentiles}
         checks = check_and_stage(wh, day, frames, reported=list(MART_TABLES))

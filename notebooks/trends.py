@@ -12,10 +12,9 @@ def _():
     import marimo as mo
     import polars as pl
 
+    from warehouse.scoring.vocabulary import STATUSES
     from warehouse.store import Warehouse, WarehouseError
 
-    # The order users read statuses in (most to least alive), with unknown apart: it is not a level of activity.
-    STATUSES = ["active", "slowing", "stale", "inactive", "abandoned", "unknown"]
     return STATUSES, Path, Warehouse, WarehouseError, alt, mo, pl
 
 

@@ -7,16 +7,20 @@ quarantines the rows a model rejects, and the Dagster asset checks are generated
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, TypeAlias
 
 import pandera.polars as pa
 import polars as pl
 
-UTC_TS = pl.Datetime("us", "UTC")
+from warehouse.scoring.vocabulary import COVERAGES, STATUSES, TRENDS
+
+# pandera reads a parametrised polars dtype from Annotated metadata; an instance such as
+# pl.Datetime("us", "UTC") works as an annotation at runtime but is not a type to a type checker.
+UTC_TS: TypeAlias = Annotated[pl.Datetime, "us", "UTC"]
+INT_LIST: TypeAlias = Annotated[pl.List, pl.Int64]
+STRING_LIST: TypeAlias = Annotated[pl.List, pl.String]
 SNAPSHOT_DATE = "snapshot_date"
 
-STATUS_VALUES = ["active", "slowing", "stale", "inactive", "abandoned", "unknown"]
-TREND_VALUES = ["rising", "declining", "steady", "n/a"]
-COVERAGE_VALUES = ["full", "partial", "recency_only", "unknown"]
 REPO_HOSTS = ["github", "gitlab", "bitbucket", "codeberg", "other", "none"]
 
 
@@ -33,7 +37,7 @@ class PackageSnapshot(pa.DataFrameModel):
     slug: pl.String = pa.Field(str_length={"min_value": 1})
     title: pl.String
     category_id: pl.Int64 = pa.Field(nullable=True, ge=1)
-    grid_ids: pl.List(pl.Int64) = pa.Field(nullable=True)
+    grid_ids: INT_LIST = pa.Field(nullable=True)
     repo_url: pl.String = pa.Field(nullable=True)
     repo_host: pl.String = pa.Field(isin=REPO_HOSTS)
     repo_full_name: pl.String = pa.Field(nullable=True)
@@ -43,13 +47,13 @@ class PackageSnapshot(pa.DataFrameModel):
     repo_description: pl.String = pa.Field(nullable=True)
     stars: pl.Int64 = pa.Field(ge=0)
     forks: pl.Int64 = pa.Field(ge=0)
-    participants: pl.List(pl.String) = pa.Field(nullable=True)
-    commits_over_52: pl.List(pl.Int64) = pa.Field(nullable=True)
+    participants: STRING_LIST = pa.Field(nullable=True)
+    commits_over_52: INT_LIST = pa.Field(nullable=True)
     last_updated_at: UTC_TS = pa.Field(nullable=True)
     last_fetched_at: UTC_TS
     created_at: UTC_TS = pa.Field(nullable=True)
     modified_at: UTC_TS = pa.Field(nullable=True)
-    repairs: pl.List(pl.String)
+    repairs: STRING_LIST
 
     class Config(_Strict):
         pass
@@ -119,11 +123,11 @@ class RepositorySnapshot(pa.DataFrameModel):
     disabled: pl.Boolean = pa.Field(nullable=True)
     license: pl.String = pa.Field(nullable=True)
     default_branch: pl.String = pa.Field(nullable=True)
-    topics: pl.List(pl.String) = pa.Field(nullable=True)
+    topics: STRING_LIST = pa.Field(nullable=True)
     participation_status: pl.String = pa.Field(
         nullable=True, isin=["ok", "pending", "missing", "blocked", "failed"]
     )
-    participation: pl.List(pl.Int64) = pa.Field(nullable=True)
+    participation: INT_LIST = pa.Field(nullable=True)
 
     class Config(_Strict):
         pass
@@ -138,7 +142,7 @@ class PypiProject(pa.DataFrameModel):
     version: pl.String = pa.Field(nullable=True)
     requires_python: pl.String = pa.Field(nullable=True)
     license: pl.String = pa.Field(nullable=True)
-    django_versions: pl.List(pl.String) = pa.Field(nullable=True)
+    django_versions: STRING_LIST = pa.Field(nullable=True)
     supports_python3: pl.Boolean = pa.Field(nullable=True)
     release_count: pl.Int64 = pa.Field(nullable=True, ge=0)
     last_release_at: UTC_TS = pa.Field(nullable=True)
@@ -175,7 +179,7 @@ class DailyPackageMetrics(pa.DataFrameModel):
     last_commit_at: UTC_TS = pa.Field(nullable=True)
     latest_version: pl.String = pa.Field(nullable=True)
     weeks_source: pl.String = pa.Field(isin=["github", "djangopackages", "none"])
-    weeks: pl.List(pl.Int64) = pa.Field(nullable=True)
+    weeks: INT_LIST = pa.Field(nullable=True)
     weeks_anchor_at: UTC_TS = pa.Field(nullable=True)
     archived: pl.Boolean = pa.Field(nullable=True)
     score_version: pl.String
@@ -188,9 +192,9 @@ class DailyPackageMetrics(pa.DataFrameModel):
     stale_weeks: pl.Float64 = pa.Field(nullable=True, ge=0)
     momentum: pl.Float64 = pa.Field(nullable=True, ge=-1, le=1)
     burstiness: pl.Float64 = pa.Field(nullable=True, ge=-1, le=1)
-    status: pl.String = pa.Field(isin=STATUS_VALUES)
-    trend: pl.String = pa.Field(isin=TREND_VALUES)
-    coverage: pl.String = pa.Field(isin=COVERAGE_VALUES)
+    status: pl.String = pa.Field(isin=STATUSES)
+    trend: pl.String = pa.Field(isin=TRENDS)
+    coverage: pl.String = pa.Field(isin=COVERAGES)
     censored: pl.Boolean
     dump_weeks: pl.Int64 = pa.Field(nullable=True, ge=0)
     n_invalid: pl.Int64 = pa.Field(nullable=True, ge=0)
@@ -226,7 +230,7 @@ class RejectedRecord(pa.DataFrameModel):
     snapshot_date: pl.Date
     source: pl.String
     record_key: pl.String
-    fields: pl.List(pl.String)
+    fields: STRING_LIST
     reasons: pl.String = pa.Field(str_length={"min_value": 1})
     payload: pl.String = pa.Field(nullable=True)
 

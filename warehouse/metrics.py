@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 import polars as pl
 
 from warehouse import contracts
-from warehouse.scoring import DPAS1, SCORE_INPUTS, ScoreConstants, grid_percentiles, score_packages
+from warehouse.scoring import SCORE_INPUTS, SCORE_VERSION, grid_percentiles, lookup_version
 
 
 def scoring_instant(snapshot_date: date) -> datetime:
@@ -72,22 +72,20 @@ def daily_metrics(
     pypi: pl.DataFrame,
     memberships: pl.DataFrame,
     snapshot_date: date,
-    constants: ScoreConstants = DPAS1,
+    score_version: str = SCORE_VERSION,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(daily_package_metrics rows, daily_grid_percentiles rows) for one snapshot date."""
+    """(daily_package_metrics rows, daily_grid_percentiles rows) for one snapshot date, scored with the
+    registered version called `score_version`."""
+    version = lookup_version(score_version)
     inputs = package_inputs(packages, repositories, pypi, snapshot_date)
     members = memberships.select("package_id", "grid_id")
-    scored = score_packages(
-        inputs.select(SCORE_INPUTS),
-        snapshot_date,
-        constants,
-    )
+    scored = version.score(inputs.select(SCORE_INPUTS), snapshot_date)
     model_columns = contracts.DailyPackageMetrics.to_schema().columns
     metric_columns = list(model_columns)
     from_inputs = [c for c in inputs.columns if c in metric_columns]
     from_scores = [c for c in scored.columns if c in metric_columns and c not in from_inputs]
     metrics = inputs.select(from_inputs).join(scored.select("package_id", *from_scores), on="package_id")
-    percentiles = grid_percentiles(scored, members, constants).with_columns(
+    percentiles = grid_percentiles(scored, members, version.constants).with_columns(
         pl.lit(snapshot_date).alias("snapshot_date")
     )
     return (

@@ -1,4 +1,4 @@
-"""DPAS-1: hand-computed cases, the properties DESIGN.md promises, and agreement with the row reference."""
+"""DPAS-1: hand-computed cases, the properties docs/ARCHITECTURE.md promises, and agreement with the row reference."""
 
 from __future__ import annotations
 
@@ -76,12 +76,12 @@ def aligned(values: list[int | None]) -> list[int | None]:
 
 
 # ------------------------------------------------------------------------------------------------
-# Hand-computed cases
+# Hand-computed cases (warehouse.scoring.dpas)
 # ------------------------------------------------------------------------------------------------
 
 
 def test_constants_are_versioned():
-    assert SCORE_VERSION == "dpas-1.0" and SCORE_VERSIONS[SCORE_VERSION] is DPAS1
+    assert SCORE_VERSION == "dpas-1.0" and SCORE_VERSIONS[SCORE_VERSION].constants is DPAS1
     assert (DPAS1.week_cap, DPAS1.window, DPAS1.volume_reference, DPAS1.censor_floor_weeks) == (
         25,
         52,
@@ -256,7 +256,7 @@ def test_explain_in_plain_words():
 
 
 # ------------------------------------------------------------------------------------------------
-# Percentiles
+# Percentiles (warehouse.scoring.percentiles)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -305,7 +305,7 @@ def test_grid_percentiles():
 
 
 # ------------------------------------------------------------------------------------------------
-# sanitize_weeks
+# sanitize_weeks (warehouse.scoring.weeks)
 # ------------------------------------------------------------------------------------------------
 
 
@@ -380,7 +380,7 @@ def test_sanitize_round_trips_json_arrays(arrays):
 
 
 # ------------------------------------------------------------------------------------------------
-# The djangopackages baseline
+# The djangopackages baseline (warehouse.scoring.baselines)
 # ------------------------------------------------------------------------------------------------
 
 

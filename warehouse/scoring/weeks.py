@@ -1,0 +1,73 @@
+"""Sanitizing `commits_over_52`: the raw text of a weekly commit array into weeks a score can count."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from warehouse.scoring.constants import DPAS1, ScoreConstants
+
+# A float holds every integer up to 2**53 exactly; a larger "count" is not a faithful count of anything.
+_MAX_WEEK_VALUE = float(2**53)
+
+SANITIZED_WEEKS_DTYPE = pl.Struct(
+    {
+        "weeks": pl.List(pl.Int64),
+        "raw_len": pl.UInt32,
+        "n_invalid": pl.UInt32,
+        "was_string": pl.Boolean,
+        "repaired": pl.Boolean,
+    }
+)
+
+
+def sanitize_weeks(raw: pl.Expr, constants: ScoreConstants = DPAS1) -> pl.Expr:
+    """Parse the raw text of `commits_over_52` into a right-aligned weekly array and repair flags.
+
+    `raw` is a String expression holding a JSON array (`[0, 3, ...]`, possibly with floats, negatives, nulls,
+    NaN or Infinity), the legacy comma string (`0,3,1`, bare or as a JSON string), or null, "", "null", "[]".
+    The result is a Struct:
+
+    - `weeks` List(Int64): oldest first, exactly `window` entries. A short array is missing its oldest weeks
+      (null); a long one keeps its newest `window`. An entry that is not a whole, finite, non-negative number
+      is null. No array, or no valid entry at all, gives a null list: unknown, never zeros.
+    - `raw_len` UInt32: entries as received (0 when absent). `n_invalid` UInt32: entries that became null.
+    - `was_string` Boolean: the legacy comma form. `repaired` Boolean: the stored weeks are not a verbatim
+      reading of a well-formed array of `window` whole numbers (legacy form, invalid entries, other length).
+
+    Entries are split on commas rather than JSON-decoded because the sources emit NaN and Infinity, which
+    JSON parsers reject; a string containing a comma inside a JSON array is therefore two invalid entries.
+    Whole floats (3.0) are accepted as counts; fractions (2.5) are invalid, since no count is fractional.
+    """
+    stripped = raw.str.strip_chars()
+    length = stripped.str.len_chars()
+    is_json_string = stripped.str.starts_with('"') & stripped.str.ends_with('"') & (length >= 2)
+    text = (
+        pl.when(is_json_string).then(stripped.str.slice(1, length - 2).str.strip_chars()).otherwise(stripped)
+    )
+    absent = text.is_null() | (text == "") | (text == "null")
+    is_array = text.str.starts_with("[")
+    body = pl.when(is_array).then(text.str.strip_prefix("[").str.strip_suffix("]")).otherwise(text)
+    body = body.str.strip_chars()
+    tokens = (
+        pl.when(absent | (body == "")).then(pl.lit(None, pl.List(pl.String))).otherwise(body.str.split(","))
+    )
+
+    number = pl.element().str.strip_chars().cast(pl.Float64, strict=False)
+    valid = number.is_finite() & (number >= 0) & (number == number.floor()) & (number <= _MAX_WEEK_VALUE)
+    values = tokens.list.eval(pl.when(valid).then(number).cast(pl.Int64))
+
+    raw_len = values.list.len().fill_null(0).cast(pl.UInt32)
+    n_invalid = values.list.agg(pl.element().null_count()).fill_null(0).cast(pl.UInt32)
+    window = constants.window
+    padding = pl.lit([None] * window, dtype=pl.List(pl.Int64))
+    aligned = pl.concat_list(padding, values).list.tail(window)
+    weeks = pl.when((raw_len > 0) & (n_invalid < raw_len)).then(aligned)
+    was_string = (~absent & (is_json_string | ~is_array)).fill_null(False)
+    repaired = was_string | (n_invalid > 0) | ((raw_len > 0) & (raw_len != window))
+    return pl.struct(
+        weeks.alias("weeks"),
+        raw_len.alias("raw_len"),
+        n_invalid.alias("n_invalid"),
+        was_string.alias("was_string"),
+        repaired.alias("repaired"),
+    )
