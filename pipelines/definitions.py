@@ -1,12 +1,15 @@
-"""The Dagster code location: assets, the daily job and its schedule, resources bound from settings."""
+"""The Dagster code location: assets, the daily job and its schedule, resources bound from settings, and
+whatever the project's defs folder (``pipelines/defs/``, where ``dg scaffold defs`` writes) defines."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 
 import dagster as dg
 
 from assets import ALL_ASSETS
+from assets.partitions import daily_partitions_from
 from assets.resources import (
     DjangoPackagesResource,
     GitHubResource,
@@ -71,14 +74,20 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(
-        assets=ALL_ASSETS,
+    # The assets declare the default first date; the setting is only known here, where the layers meet.
+    partitions = daily_partitions_from(settings.first_date)
+    core = dg.Definitions(
+        assets=dg.map_asset_specs(
+            lambda spec: spec.replace_attributes(partitions_def=partitions), ALL_ASSETS
+        ),
         jobs=[daily_job, recompute_job, rescore_job],
         schedules=[daily_schedule],
         resources=resources(settings),
         # Each step of the multiprocess executor re-imports everything (seconds per step) for no gain here.
         executor=dg.in_process_executor,
     )
+    # The runner executes what `dg dev` shows: the defs folder belongs to every build, not only to `defs`.
+    return dg.Definitions.merge(core, dg.load_from_defs_folder(path_within_project=Path(__file__).parent))
 
 
 defs = build_defs(Settings.from_env())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from assets.sources.djangopackages import DjangoPackagesClient
 from assets.sources.http import HttpClient, RequestLog, SourceError
 from assets.staging import MODE_TAG, RAW_FROM_TAG
 from pipelines.definitions import build_defs
-from pipelines.settings import Settings
+from pipelines.settings import Settings, SettingsError
 from warehouse import guards, runs, staging
 from warehouse.store import Warehouse, WarehouseError
 
@@ -93,6 +94,8 @@ def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
     The sources' clock decides, not this machine's: a replay server's today can be any date. So the source
     is asked first, once, and an unreachable source still lets a stored date recompute.
     """
+    if day < settings.first_date:  # before asking a source: no answer could make the date possible
+        raise IngestRefused(_outside_partitions(settings, day))
     stored = stored_raw(settings, day) or kept_capture(settings, day) is not None
     if allow:
         if not stored:
@@ -131,8 +134,17 @@ def raw_from(settings: Settings, day: date, allow: Sequence[str]) -> str:
 
 
 def instance() -> dg.DagsterInstance:
-    # With DAGSTER_HOME the runs are recorded where `dg dev` shows them; without it, in a throwaway instance.
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    """Where runs are recorded: with DAGSTER_HOME, that instance (so `dg dev` shows them), else a throwaway
+    one. Use it as a context manager: disposing it closes its storage, which a later run may otherwise
+    find half-alive."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return dg.DagsterInstance.ephemeral()
+    # Dagster's own refusal is a paragraph; a setting's error is one line naming it.
+    path = Path(home).expanduser()
+    if not path.is_absolute() or not path.is_dir():
+        raise SettingsError(f"DAGSTER_HOME: {home!r} is not an absolute path to an existing directory")
+    return dg.DagsterInstance.get()
 
 
 def run_date(
@@ -154,7 +166,7 @@ def run_date(
     defs = build_defs(settings)
     job = defs.resolve_job_def(_JOBS[mode])
     if not job.partitions_def.has_partition_key(day.isoformat()):  # type: ignore[union-attr]
-        raise IngestRefused(f"{day} is outside the daily partitions (2016-01-01 up to today, UTC)")
+        raise IngestRefused(_outside_partitions(settings, day))
     # The console logger's DEBUG events would bury the CLI's own output; the run records them all anyway.
     ops: dict[str, object] = {"ingest_runs": {"config": {"allow": list(allow)}}}
     if score_version:
@@ -163,13 +175,14 @@ def run_date(
     tags = {MODE_TAG: mode}
     if mode != "capture":
         tags[RAW_FROM_TAG] = raw_from(settings, day, allow)
-    result = job.execute_in_process(
-        partition_key=day.isoformat(),
-        instance=dagster_instance or instance(),
-        tags=tags,
-        run_config=run_config,
-        raise_on_error=False,
-    )
+    with ExitStack() as stack:
+        result = job.execute_in_process(
+            partition_key=day.isoformat(),
+            instance=dagster_instance or stack.enter_context(instance()),
+            tags=tags,
+            run_config=run_config,
+            raise_on_error=False,
+        )
     if not result.success and _interrupted(result):
         _record_interrupted(settings, result.run_id)
         raise KeyboardInterrupt
@@ -190,6 +203,15 @@ def run_date(
             {"r": result.run_id},
         )
     return IngestResult(day, mode, result.run_id, ledger, failed_checks, tuple(fired.to_dicts()))
+
+
+def _outside_partitions(settings: Settings, day: date) -> str:
+    if day < settings.first_date:
+        return (
+            f"{day} is before DPW_FIRST_DATE ({settings.first_date}), the first daily partition; "
+            "set DPW_FIRST_DATE to an earlier date to ingest it"
+        )
+    return f"{day} is outside the daily partitions, which run from DPW_FIRST_DATE ({settings.first_date}) to today (UTC)"
 
 
 def _ledger(settings: Settings, run_id: str) -> dict[str, object]:

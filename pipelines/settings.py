@@ -6,7 +6,8 @@ Sources are configured only here: ``DPW_DJANGOPACKAGES_URL``, ``DPW_GITHUB_URL``
 the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE``, the dataset
 guards' thresholds ``DPW_GUARD_*`` (shares from 0 to 1, e.g. ``DPW_GUARD_VANISH_FAIL=0.3``) and the
 storage format new warehouse files are created in, ``DPW_STORAGE_VERSION`` (the oldest DuckDB release that
-must open them; ``from_env`` sets it for the process, see ``warehouse.fileformat``). The PyPI JSON API has
+must open them; ``from_env`` sets it for the process, see ``warehouse.fileformat``), and the first snapshot
+date of the daily partitions, ``DPW_FIRST_DATE`` (YYYY-MM-DD). The PyPI JSON API has
 no default: its address is the user's to give, and without it PyPI enrichment is skipped. Settings are checked when made, so a bad value stops a run at its start
 with one line naming the variable, never in the middle of a capture.
 """
@@ -14,11 +15,14 @@ with one line naming the variable, never in the middle of a capture.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from assets.partitions import DEFAULT_FIRST_DATE
 from assets.sources.http import DEFAULT_MAX_BODY_BYTES
 from warehouse import fileformat
 from warehouse.guards import Thresholds
@@ -51,6 +55,7 @@ class Settings:
     http_timeout: float | None = None  # None: each source's own (djangopackages 60 s, GitHub and PyPI 30 s)
     guards: Thresholds = field(default_factory=Thresholds)
     storage_version: str = fileformat.DEFAULT_STORAGE_VERSION
+    first_date: date = DEFAULT_FIRST_DATE  # the first daily partition: no date before it can be ingested
 
     def __post_init__(self) -> None:
         for name, variable in _URL_VARIABLES.items():
@@ -82,6 +87,7 @@ class Settings:
             http_timeout=_seconds("DPW_HTTP_TIMEOUT", env),
             guards=_thresholds(env),
             storage_version=env.get("DPW_STORAGE_VERSION") or fileformat.DEFAULT_STORAGE_VERSION,
+            first_date=_date("DPW_FIRST_DATE", env, DEFAULT_FIRST_DATE),
         )
         # The warehouse code takes no settings: every file this process creates uses this format.
         fileformat.configure(settings.storage_version)
@@ -96,30 +102,32 @@ class Settings:
 
 
 def _check_url(variable: str, url: str) -> None:
-    # The value is never quoted: a URL that carries a password must not end up in a log or a terminal.
+    # A value with an "@" anywhere is never quoted: a URL that carries a password must not end up in a log
+    # or a terminal. Any other is, so the user sees what was read (repr shows control characters escaped).
+    shown = "the value" if "@" in url else repr(url)
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. an unbalanced IPv6 bracket
-        raise SettingsError(f"{variable} is not a URL ({exc})") from None
+        raise SettingsError(f"{variable}: {shown} is not a URL ({exc})") from None
     # Without a scheme, "user:pass@host" parses as scheme "user": look for "@" before any path too.
     if "@" in parts.netloc or "@" in url.split("/", 1)[0]:
         raise SettingsError(
-            f"{variable} carries credentials (user:password@host); give the base URL without them "
+            f"{variable}: the URL carries credentials (user:password@host); give the base URL without them "
             "(a GitHub token goes in GITHUB_TOKEN), so they are never stored with a run"
         )
     if not parts.scheme or not parts.netloc:
         raise SettingsError(
-            f"{variable} is not a base URL with a scheme and a host, such as https://host or "
+            f"{variable}: {shown} is not a base URL with a scheme and a host, such as https://host or "
             "http://127.0.0.1:8000"
         )
     if parts.scheme not in ("http", "https"):
-        raise SettingsError(f"{variable} must be an http or https URL")
+        raise SettingsError(f"{variable}: {shown} is not an http(s) URL")
     try:
         parts.port  # noqa: B018 - parsing the port is the check
     except ValueError as exc:
-        raise SettingsError(f"{variable} has an unusable port ({exc})") from None
+        raise SettingsError(f"{variable}: {shown} has an unusable port ({exc})") from None
     if not parts.hostname:
-        raise SettingsError(f"{variable} has no host; give a base URL such as https://host")
+        raise SettingsError(f"{variable}: {shown} has no host; give a base URL such as https://host")
 
 
 def _byte_count(value: str | None) -> int:
@@ -139,6 +147,16 @@ def _whole(variable: str, env: Mapping[str, str], default: int) -> int:
         return int(value)
     except ValueError:
         raise SettingsError(f"{variable} must be a whole number") from None
+
+
+def _date(variable: str, env: Mapping[str, str], default: date) -> date:
+    value = env.get(variable)
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"{variable} must be a date like {default.isoformat()}") from None
 
 
 def _seconds(variable: str, env: Mapping[str, str]) -> float | None:
@@ -164,4 +182,8 @@ def _thresholds(env: Mapping[str, str]) -> Thresholds:
     try:
         return Thresholds(**given)
     except ValueError as exc:
-        raise SettingsError(f"DPW_GUARD_*: {exc}") from None
+        # Thresholds names its fields (vanish_fail); the user set, or left unset, their variables.
+        named = re.sub(
+            r"\b(?:vanish|count|reject)_(?:warn|fail)\b", lambda m: f"DPW_GUARD_{m[0].upper()}", str(exc)
+        )
+        raise SettingsError(named.removeprefix("guard threshold ")) from None

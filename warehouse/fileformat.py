@@ -117,8 +117,9 @@ def objects(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, str]:
 def checksums(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, tuple[int, str]]:
     """(rows, checksum) of every table and view of a database."""
     return {
-        name: tuple(conn.execute(checksum_sql(name, catalog)).fetchone())  # type: ignore[misc]
+        name: (rows, checksum)
         for name in objects(conn, catalog)
+        for rows, checksum in conn.execute(checksum_sql(name, catalog)).fetchall()  # one row each
     }
 
 
@@ -173,7 +174,7 @@ def upgrade(path: str | Path, *, wait: float = 10.0, version: str | None = None)
         found = storage_version(conn)
         if not newer(found, wanted):
             return Upgrade(path, found, wanted, upgraded=False)
-        main = conn.execute("SELECT current_database()").fetchone()[0]
+        [(main,)] = conn.execute("SELECT current_database()").fetchall()
         for leftover in (temp, Path(f"{temp}.wal")):  # an upgrade that died: only this one writes it
             leftover.unlink(missing_ok=True)
         try:

@@ -115,10 +115,12 @@ def normalize_name(name: str) -> str:
 def repo_host(url: pl.Expr) -> pl.Expr:
     """github | gitlab | bitbucket | codeberg | other | none (no URL)."""
     cleaned = url.str.strip_chars()
-    expr = pl.when(cleaned.is_null() | (cleaned == "")).then(pl.lit("none"))
-    for name, pattern in _HOSTS.items():
-        expr = expr.when(cleaned.str.contains(pattern)).then(pl.lit(name))
-    return expr.otherwise(pl.lit("other"))
+    # The first condition that holds names the host: a `when` without `otherwise` is null where it fails.
+    return pl.coalesce(
+        pl.when(cleaned.is_null() | (cleaned == "")).then(pl.lit("none")),
+        *(pl.when(cleaned.str.contains(pattern)).then(pl.lit(name)) for name, pattern in _HOSTS.items()),
+        pl.lit("other"),
+    )
 
 
 def github_full_names(url: pl.Expr) -> pl.Expr:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -151,7 +151,7 @@ def _cells(doc: Any, fields: list[Field]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for f in fields:
         path = _Path.of(f.key)
-        kind, value = _walk(doc, path.head) if doc is not None else ("null", None)
+        kind, value = _walk(doc, path.head)  # a missing document is "null" all the way down
         text, fixed = (value, False) if kind == "shape" else _text(value)
         items = None
         if kind == "array" and f.kind in ("links", "strings"):
@@ -231,6 +231,9 @@ def _judge(f: Field, latest: datetime) -> _Judged:
         return pl.when(condition).then(pl.format(words, *args) if args else pl.lit(words))
 
     surrogates = note(fixed, "lone surrogates replaced by U+FFFD")
+    # Every kind builds these its own way: a chain of conditions, a list or a tuple of notes.
+    problem: pl.Expr
+    repairs: Sequence[pl.Expr]
     match f.kind:
         case "int":
             stripped = text.str.strip_chars()

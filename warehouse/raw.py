@@ -13,14 +13,14 @@ import polars as pl
 
 from warehouse.store import Warehouse
 
-RAW_SCHEMA = {
+RAW_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "snapshot_date": pl.Date,
     "source": pl.String,
     "record_key": pl.String,
     "status": pl.String,
     "payload": pl.String,
 }
-REQUEST_SCHEMA = {
+REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "snapshot_date": pl.Date,
     "asset": pl.String,
     "source": pl.String,
@@ -85,7 +85,11 @@ def raw_frame(snapshot_date: date, source: str, items: Iterable[tuple[str, str, 
 def requests_frame(snapshot_date: date, asset: str, records: Iterable[Any]) -> pl.DataFrame:
     """Rows for ``raw_requests`` from request records (dataclasses with the request log's fields)."""
     rows = [
-        {**(asdict(r) if is_dataclass(r) else dict(r)), "snapshot_date": snapshot_date, "asset": asset}
+        {
+            **(asdict(r) if is_dataclass(r) and not isinstance(r, type) else dict(r)),
+            "snapshot_date": snapshot_date,
+            "asset": asset,
+        }
         for r in records
     ]
     return pl.DataFrame(rows, schema=REQUEST_SCHEMA)

@@ -34,7 +34,7 @@ _COUNTS = (
     "records_rejected",
     "packages_scored",
 )
-LEDGER_SCHEMA = {
+LEDGER_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "run_id": pl.String,
     "snapshot_date": pl.Date,
     "mode": pl.String,

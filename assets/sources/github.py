@@ -179,8 +179,8 @@ class GitHubClient:
         if not isinstance(body, dict):
             reason = f"GraphQL answered {response.summary()} for {_some(names)}"
             raise SourceError(self.http.source, response.path, reason, method="POST", status=response.status)
-        errors = body.get("errors") if isinstance(body.get("errors"), list) else []
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        errors: list[Any] = body["errors"] if isinstance(body.get("errors"), list) else []
+        data: dict[str, Any] = body["data"] if isinstance(body.get("data"), dict) else {}
         # An error whose `path` starts at one alias is about that repository alone; any other error,
         # or an answer without a node for any repository, means the answer cannot be trusted at all.
         mine: dict[str, list[dict[str, Any]]] = {}
