@@ -1,7 +1,8 @@
 """The `dpw` command line: ingest, ask SQL questions, run the replay server and the offline demo.
 
-Whatever it prints from data (cells, titles, SQL and messages that quote them) goes through `safe`: the
-warehouse holds what strangers typed into djangopackages.org, and a terminal obeys escape sequences.
+Rows are printed by `pipelines.output` (a table on a terminal, csv in a pipe, or the `--format` asked for);
+every other line that quotes data goes through its `say`, which shows control characters instead of obeying
+them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import re
 import sys
 from datetime import date
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
@@ -19,16 +21,17 @@ import polars as pl
 import pyarrow as pa
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from typer.core import TyperGroup
 
+from pipelines.output import Format, cell, default_format, emit, plain, say
 from pipelines.settings import Settings, SettingsError
 from warehouse import queries
 from warehouse.store import Warehouse, WarehouseError
 
 console = Console()
 err_console = Console(stderr=True)
+
+DISTRIBUTION = "django-packages-warehouse"
 
 
 class _App(TyperGroup):
@@ -57,19 +60,45 @@ replay_app = typer.Typer(
 )
 app.add_typer(replay_app, name="replay")
 
+
+def _version(asked: bool) -> None:
+    if asked:
+        try:
+            version = metadata.version(DISTRIBUTION)
+        except metadata.PackageNotFoundError:
+            version = f"unknown ({DISTRIBUTION} is not installed)"
+        say(console, f"dpw {version}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the installed version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Django Packages Warehouse: which Django packages are alive, rising or abandoned."""
+
+
 WarehouseOption = Annotated[
     Path | None,
     typer.Option(
-        "--warehouse", help="DuckDB warehouse file (default: $DPW_WAREHOUSE or ./data/warehouse.duckdb)"
+        "--warehouse",
+        help="DuckDB warehouse file",
+        show_default="$DPW_WAREHOUSE, else ./data/warehouse.duckdb",
     ),
 ]
-FORMATS = ("table", "csv", "json")
 FormatOption = Annotated[
-    str,
+    Format | None,
     typer.Option(
         "--format",
-        help="table, csv or json. CSV cells are the data as stored, except control characters other than "
-        "tab and newline, written as escapes like \\x1b; json escapes them itself",
+        "-f",
+        help="a table fitting the terminal, or csv, tsv, json, jsonl (every value exact: dates ISO, lists "
+        "as JSON, tsv escapes tab, newline and backslash, null is \\N) or markdown",
+        show_default="table on a terminal, else csv",
     ),
 ]
 
@@ -85,34 +114,6 @@ def _date(text: str, option: str = "--date") -> date:
         raise typer.BadParameter(f"{text!r} is not a date like 2026-02-17", param_hint=option) from None
 
 
-def _format(fmt: str) -> str:
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"{fmt!r}: use table, csv or json", param_hint="--format")
-    return fmt
-
-
-# What a terminal acts on instead of showing: C0 controls (ESC starts a sequence, CR rewrites the line,
-# BS erases), DEL and C1 controls (U+009B is a CSI by itself); and lone surrogates, which cannot be encoded,
-# so printing one raises. Arguments bring those in: Python decodes bytes that are not UTF-8 to surrogates.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def safe(text: object, keep: str = "") -> str:
-    """``text`` made fit for a terminal: each character `_UNSAFE` matches, except those in ``keep``, is
-    written as its Python escape (ESC as ``\\x1b``, a surrogate as ``\\ud800``), so it is seen, not obeyed.
-    Print the result as `Text` (or with markup off): a title ``[/]`` is data, not rich markup."""
-    return _UNSAFE.sub(lambda m: m.group() if m.group() in keep else ascii(m.group())[1:-1], str(text))
-
-
-def _say(con: Console, *parts: str | tuple[str, str], keep: str = "") -> None:
-    """Print one line of ``parts`` (text, or text and a style), each made safe. Not wrapped: an answer
-    meant as one line stays one line at any width."""
-    con.print(
-        Text.assemble(*(safe(p, keep) if isinstance(p, str) else (safe(p[0], keep), p[1]) for p in parts)),
-        soft_wrap=True,
-    )
-
-
 # What a user's query can run into: a bad statement, a missing or busy warehouse, a result polars cannot hold.
 QUERY_ERRORS = (WarehouseError, duckdb.Error, pl.exceptions.PolarsError, pa.ArrowException)
 
@@ -125,47 +126,8 @@ def _describe(err: Exception) -> str:
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     # DuckDB's errors point at the statement on a second line, so newlines stay.
-    _say(err_console, ("error:", "bold red"), " ", message, keep="\n\t")
+    say(err_console, ("error:", "bold red"), " ", message, keep="\n\t")
     return typer.Exit(code)
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, list | dict):
-        return json.dumps(value, default=str, ensure_ascii=False)
-    return str(value)
-
-
-def print_frame(frame: pl.DataFrame, fmt: str, title: str | None = None) -> None:
-    if _format(fmt) == "csv":
-        # CSV has no lists or structs: such cells are written as JSON text, as a table shows them.
-        nested = [c for c, dtype in frame.schema.items() if dtype.is_nested()]
-        flat = frame.with_columns(
-            pl.Series(
-                c,
-                [None if v is None else json.dumps(v, default=str) for v in frame.get_column(c).to_list()],
-                pl.String,
-            )
-            for c in nested
-        )
-        # Escaping adds no comma, quote or newline, so the CSV keeps its shape; fields holding a newline
-        # are quoted by the writer.
-        sys.stdout.write(safe(flat.write_csv(), keep="\t\n"))
-    elif fmt == "json":
-        # ensure_ascii (json's default) writes every control character and non-ASCII one as \uXXXX.
-        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=2) + "\n")
-    else:
-        table = Table(title=None if title is None else Text(safe(title)), show_lines=False)
-        for column in frame.columns:
-            table.add_column(
-                Text(safe(column)), justify="right" if frame.schema[column].is_numeric() else "left"
-            )
-        for row in frame.iter_rows():
-            table.add_row(*(Text(safe(_cell(v))) for v in row))
-        console.print(table)
 
 
 @app.command()
@@ -189,7 +151,7 @@ def ingest(
     target = _date(day)
     try:
         mode = plan(settings, target, allow=allow or ())
-        _say(
+        say(
             console,
             f"{target}: {'capturing from the sources' if mode == 'capture' else 'recomputing from stored raw'}",
         )
@@ -197,7 +159,7 @@ def ingest(
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None
     s = result.summary
-    _say(
+    say(
         console,
         f"{target} ({result.mode}): {s['records_fetched']} records fetched, {s['records_accepted']} accepted "
         f"({s['records_repaired']} repaired), {s['records_rejected']} rejected; "
@@ -206,9 +168,9 @@ def ingest(
         f"({s['requests_failed']} failed); counts {'add up' if s['status'] == 'ok' else 'DO NOT add up'}",
     )
     for guard in result.guards:
-        _say(err_console, f"guard {guard['guard']} {guard['level']}: {guard['message']}")
+        say(err_console, f"guard {guard['guard']} {guard['level']}: {guard['message']}")
     for check in result.failed_checks:
-        _say(err_console, f"contract check failed: {check}")
+        say(err_console, f"contract check failed: {check}")
     if s["status"] != "ok" or result.failed_checks:
         raise typer.Exit(1)
 
@@ -218,7 +180,7 @@ def rescore(
     first: Annotated[str, typer.Option("--from", help="first snapshot date")],
     last: Annotated[str, typer.Option("--to", help="last snapshot date")],
     score_version: Annotated[
-        str | None, typer.Option(help="score version (default: the current one)")
+        str | None, typer.Option(help="score version", show_default="the current one")
     ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
@@ -234,16 +196,23 @@ def rescore(
         days = run_rescore(_settings(warehouse), _date(first, "--from"), _date(last, "--to"), version)
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None
-    _say(console, f"rescored {len(days)} dates ({days[0]} .. {days[-1]}) with {version}")
+    say(console, f"rescored {len(days)} dates ({days[0]} .. {days[-1]}) with {version}")
 
 
 @app.command()
 def explain(
     package: Annotated[str, typer.Argument(help="package slug or id")],
-    day: Annotated[str | None, typer.Option("--date", help="snapshot date (default: the latest)")] = None,
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="snapshot date", show_default="every date; the latest in a table"),
+    ] = None,
     warehouse: WarehouseOption = None,
+    fmt: FormatOption = None,
 ) -> None:
-    """Why a package scores what it does: the components, the reason in words, and its score history."""
+    """Why a package scores what it does: the components, the reason in words, and its score history.
+
+    A table (or markdown) shows the date's components and reason and the score history; csv, tsv, json and
+    jsonl give one row per date (only --date's when given) with every metric and the reason."""
     from warehouse.scoring import explain as reason
 
     settings = _settings(warehouse)
@@ -266,18 +235,23 @@ def explain(
         raise _fail(
             f"{package!r} has no row on {day}; it has {history['snapshot_date'].min()} .. {history['snapshot_date'].max()}"
         )
+    fmt = fmt or default_format()
+    if fmt not in ("table", "markdown"):
+        reasons = pl.Series("reason", [reason(r) for r in chosen.iter_rows(named=True)], pl.String)
+        emit(chosen.with_columns(reasons), fmt)
+        return
     row = chosen.row(-1, named=True)
-    _say(
+    say(
         console,
         (row["title"], "bold"),
         f" ({row['slug']}, id {row['package_id']}) on {row['snapshot_date']}",
     )
     score = "unknown" if row["activity_score"] is None else f"{row['activity_score']:.1f}"
-    _say(
+    say(
         console,
         f"activity {score} ({row['score_version']}): {row['status']}, trend {row['trend']}, coverage {row['coverage']}",
     )
-    _say(console, reason(row))
+    say(console, reason(row))
     parts = [
         "recency",
         "consistency",
@@ -292,37 +266,36 @@ def explain(
         "weeks_source",
         "baseline_djangopackages",
     ]
-    components = pl.DataFrame(
-        {
-            "component": parts,
-            "value": [
-                "" if row[p] is None else f"{row[p]:.3f}" if isinstance(row[p], float) else str(row[p])
-                for p in parts
-            ],
-        }
-    )
-    print_frame(components, "table", title="components")
-    print_frame(
+    # Components of several types share one column, so each is written as text (a null stays null).
+    values = pl.Series("value", [None if row[p] is None else cell(row[p]) for p in parts], pl.String)
+    emit(pl.DataFrame({"component": parts}).with_columns(values), fmt, title="components")
+    emit(
         history.select("snapshot_date", "activity_score", "status", "trend", "commits_52w", "stars"),
-        "table",
+        fmt,
         title="score history",
     )
 
 
 @app.command()
 def sql(
-    statement: Annotated[str, typer.Argument(help="a SQL query, run on a read-only connection")],
+    statement: Annotated[
+        str, typer.Argument(help="a SQL query, run on a read-only connection; - reads it from stdin")
+    ],
     warehouse: WarehouseOption = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
 ) -> None:
     """Run a SQL query against the warehouse (read-only)."""
+    if statement == "-":
+        statement = sys.stdin.read()
+        if not statement.strip():
+            raise _fail("no SQL on stdin (`dpw sql -` reads the query from it)", 2)
     settings = _settings(warehouse)
     try:
         with Warehouse(settings.warehouse, read_only=True) as wh:
             frame = wh.query(statement)
     except QUERY_ERRORS as err:
         raise _fail(_describe(err)) from None
-    print_frame(frame, fmt)
+    emit(frame, fmt)
 
 
 @app.command()
@@ -335,14 +308,11 @@ def query(
         bool, typer.Option("--list", help="list the named queries and their parameters")
     ] = False,
     warehouse: WarehouseOption = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
 ) -> None:
     """Run a named SQL query from the catalog shipped in warehouse/sql/ (see --list)."""
     if list_ or name is None:
-        for q in queries.available():
-            _say(console, (q.name, "bold"), f": {q.description}")
-            for p in q.params:
-                _say(console, f"    --param {p.name}=<{p.kind}>  {p.help} (default {p.default})")
+        _list_queries(fmt or default_format())
         return
     given = {}
     for item in param or []:
@@ -358,7 +328,34 @@ def query(
             frame = wh.query(named.sql, params)
     except (queries.QueryError, *QUERY_ERRORS) as err:
         raise _fail(_describe(err)) from None
-    print_frame(frame, fmt, title=named.description)
+    emit(frame, fmt, title=named.description)
+
+
+def _list_queries(fmt: str) -> None:
+    """The catalog: in a table, a name and its description, then a line per parameter as `--param` takes
+    it; in the other formats, a row per query with its parameters as a list."""
+    catalog = queries.available()
+    if fmt == "table":
+        for q in catalog:
+            say(console, (q.name, "bold"), f": {q.description}")
+            for p in q.params:
+                say(console, f"    --param {p.name}=<{p.kind}>  {p.help} (default {p.default})")
+        return
+    param = pl.Struct({"name": pl.String, "kind": pl.String, "default": pl.String, "help": pl.String})
+    rows = [
+        {
+            "name": q.name,
+            "description": q.description,
+            "params": [
+                {"name": p.name, "kind": p.kind, "default": p.default, "help": p.help} for p in q.params
+            ],
+        }
+        for q in catalog
+    ]
+    emit(
+        pl.DataFrame(rows, schema={"name": pl.String, "description": pl.String, "params": pl.List(param)}),
+        fmt,
+    )
 
 
 def reject_causes(reasons: str, fields: list[str]) -> list[str]:
@@ -414,14 +411,14 @@ _LATEST_REJECT = "SELECT max(snapshot_date) FROM rejected_records WHERE source =
 def rejects(
     day: Annotated[
         str | None,
-        typer.Option("--date", help="snapshot date (default: the latest with something to show)"),
+        typer.Option("--date", help="snapshot date", show_default="the latest with something to show"),
     ] = None,
     source: Annotated[
         str | None,
         typer.Option(help="only rejects from this source, e.g. djangopackages/packages or github/repository"),
     ] = None,
     warehouse: WarehouseOption = None,
-    fmt: FormatOption = "table",
+    fmt: FormatOption = None,
 ) -> None:
     """What a date quarantined, by source and reason, and the dataset guards that fired.
 
@@ -429,8 +426,13 @@ def rejects(
     and example record keys; the guards are those at warn, fail or allowed in the date's runs.
 
     The default date is the latest with rejects or a guard that fired; with --source, the latest with
-    rejects from that source. Guards belong to a date, not a source: --source does not filter them."""
-    _format(fmt)
+    rejects from that source. Guards belong to a date, not a source: --source does not filter them.
+
+    A table (or markdown) shows the two parts under their titles, json one document holding both; csv, tsv
+    and jsonl one row per group or guard, its `section` saying which."""
+    fmt = fmt or default_format()
+    # For a person the parts are titled tables and words; for a program only data.
+    shown = fmt in ("table", "markdown")
     settings = _settings(warehouse)
     picked = None if day is None else _date(day)
     try:
@@ -455,13 +457,13 @@ def rejects(
     groups = _reject_groups(rows, picked)
     where = f" from {source}" if source else ""
     if rows.height == 0 and guards.height == 0:
-        # In csv and json the output stays data (empty), and the words go to stderr.
-        _say(
-            console if fmt == "table" else err_console,
+        # In the data formats the output stays data (empty), and the words go to stderr.
+        say(
+            console if shown else err_console,
             f"nothing quarantined{where} and no guard fired "
             + (f"on {picked}" if picked else f"in {settings.warehouse}"),
         )
-        if fmt == "table":
+        if shown:
             return
     if fmt == "json":
         document = {
@@ -470,9 +472,9 @@ def rejects(
             "rejects": groups.drop("snapshot_date").to_dicts(),
             "guards": guards.drop("snapshot_date").to_dicts(),
         }
-        sys.stdout.write(json.dumps(document, default=str, indent=2) + "\n")
-    elif fmt == "csv":
-        # One CSV for both parts: `section` says which, and the other part's columns stay empty.
+        sys.stdout.write(json.dumps(plain(document), indent=2) + "\n")
+    elif not shown:
+        # One table for both parts: `section` says which, and the other part's columns stay empty.
         both = pl.concat(
             [
                 groups.select(pl.lit("reject").alias("section"), pl.all()),
@@ -480,17 +482,17 @@ def rejects(
             ],
             how="diagonal",
         )
-        print_frame(both, "csv")
+        emit(both, fmt)
     else:
         if rows.height:
             title = f"{rows.height} records quarantined{where} on {picked}, by reason"
-            print_frame(groups.drop("snapshot_date"), "table", title=title)
+            emit(groups.drop("snapshot_date"), fmt, title=title)
         else:
-            _say(console, f"nothing quarantined{where} on {picked}")
+            say(console, f"nothing quarantined{where} on {picked}")
         if guards.height:
-            print_frame(guards.drop("snapshot_date"), "table", title=f"guards that fired on {picked}")
+            emit(guards.drop("snapshot_date"), fmt, title=f"guards that fired on {picked}")
         else:
-            _say(console, f"no guard fired on {picked}")
+            say(console, f"no guard fired on {picked}")
 
 
 @app.command()
@@ -513,18 +515,18 @@ def upgrade(
         raise _fail(f"not upgraded: {err}; run `dpw upgrade` again when no run is writing") from None
     except (WarehouseError, duckdb.Error, OSError) as err:
         raise _fail(f"not upgraded: {_describe(err)}") from None
-    _say(console, done.describe())
+    say(console, done.describe())
 
 
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[
-        Path | None, typer.Option(help="bundle directory [default: the shipped sample]")
+        Path | None, typer.Option(help="bundle directory", show_default="the shipped sample")
     ] = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (0 picks a free one)")] = 8765,
     day: Annotated[
-        str | None, typer.Option("--date", help="the clock [default: the bundle's as-of date]")
+        str | None, typer.Option("--date", help="the clock", show_default="the bundle's as-of date")
     ] = None,
     synthetic: Annotated[
         int | None, typer.Option(help="serve N generated packages instead of a bundle")
@@ -562,13 +564,21 @@ def demo(
     days: Annotated[int, typer.Option(help="how many days of history to capture")] = 14,
     warehouse: WarehouseOption = None,
     bundle: Annotated[
-        Path | None, typer.Option(help="bundle directory [default: the shipped sample]")
+        Path | None, typer.Option(help="bundle directory", show_default="the shipped sample")
     ] = None,
 ) -> None:
     """Offline demo: start the replay server, capture DAYS days through Dagster, and summarise."""
     from pipelines.demo import run_demo
 
     try:
-        run_demo(Settings.from_env().with_warehouse(warehouse), days=days, bundle=bundle, console=console)
+        run_demo(
+            Settings.from_env().with_warehouse(warehouse),
+            days=days,
+            bundle=bundle,
+            console=console,
+            options=() if warehouse is None else ("--warehouse", str(warehouse)),
+        )
+    except SettingsError:
+        raise  # one line naming the variable, from `_App`
     except Exception as err:  # the demo is the first thing a new user runs: say what broke, plainly
         raise _fail(f"the demo failed: {type(err).__name__}: {err}") from err

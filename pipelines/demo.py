@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import shlex
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
-import dagster as dg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipelines.output import emit, say
 from pipelines.replay import SAMPLE_BUNDLE
 from pipelines.replay.server import ReplayServer
-from pipelines.runner import IngestResult, run_date
+from pipelines.runner import IngestResult, instance, run_date
 from pipelines.settings import Settings
 from warehouse import queries
 from warehouse.store import Warehouse
 
 
-def run_demo(settings: Settings, *, days: int, bundle: Path | None, console: Console) -> list[IngestResult]:
+def run_demo(
+    settings: Settings,
+    *,
+    days: int,
+    bundle: Path | None,
+    console: Console,
+    options: Sequence[str] = (),
+) -> list[IngestResult]:
+    """Capture ``days`` dates and summarise them; the commands suggested next carry ``options`` (the
+    demo's own `--warehouse`, say), so they read what the demo wrote."""
     if days < 1:
         raise ValueError("--days must be at least 1")
     started = time.perf_counter()
@@ -28,27 +39,30 @@ def run_demo(settings: Settings, *, days: int, bundle: Path | None, console: Con
         # starts the day after and every captured day moves the same way.
         first = server.date + timedelta(days=1)
         settings = settings.with_replay(server.base_url)
-        console.print(
-            f"Replay server on {server.base_url}; capturing {days} days from {first} into {settings.warehouse}"
+        say(
+            console,
+            f"Replay server on {server.base_url}; capturing {days} days from {first} into {settings.warehouse}",
         )
-        instance = dg.DagsterInstance.ephemeral()
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with (
+            instance() as dagster_instance,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress,
+        ):
             task = progress.add_task("capturing", total=days)
             for offset in range(days):
                 day = first + timedelta(days=offset)
                 server.set_date(day)
                 progress.update(task, description=f"capturing {day}")
-                results.append(run_date(settings, day, "capture", dagster_instance=instance))
+                results.append(run_date(settings, day, "capture", dagster_instance=dagster_instance))
                 progress.advance(task)
         requests = server.request_counts()
     elapsed = time.perf_counter() - started
-    _summary(settings, results, requests, elapsed, console)
+    _summary(settings, results, requests, elapsed, console, options)
     return results
 
 
@@ -58,9 +72,8 @@ def _summary(
     requests: dict[str, int],
     elapsed: float,
     console: Console,
+    options: Sequence[str],
 ) -> None:
-    from pipelines.cli import print_frame
-
     last = results[-1].day
     with Warehouse(settings.warehouse, read_only=True) as wh:
         top = wh.query(
@@ -85,18 +98,21 @@ def _summary(
             {"ids": [r.run_id for r in results]},
         ).row(0, named=True)
         packages = wh.row("SELECT count(*) FROM package_snapshots WHERE snapshot_date = ?", [last])[0]
-    print_frame(top, "table", title=f"Top 10 by activity on {last}")
-    print_frame(movers, "table", title=f"Biggest movers {results[0].day} .. {last}")
-    console.print(
+    emit(top, "table", title=f"Top 10 by activity on {last}", out=console.file)
+    emit(movers, "table", title=f"Biggest movers {results[0].day} .. {last}", out=console.file)
+    say(
+        console,
         f"{len(results)} days captured in {elapsed:.0f} s: {packages} packages on {last}; over all days "
         f"{totals['accepted']} records accepted ({totals['repaired']} repaired), {totals['rejected']} rejected; "
         f"{totals['requests']} requests ({totals['failed_requests']} failed; served: "
         + ", ".join(f"{k} {v}" for k, v in sorted(requests.items()))
-        + f"); counts add up: {'yes' if totals['counts_add_up'] else 'NO'}"
+        + f"); counts add up: {'yes' if totals['counts_add_up'] else 'NO'}",
     )
-    console.print(
-        f"\nThe warehouse is {settings.warehouse.resolve()}. Next:\n"
-        "  .venv/bin/dpw query --list\n"
-        "  .venv/bin/dpw query most_active_by_category\n"
-        '  .venv/bin/dpw sql "select snapshot_date, count(*) from daily_package_metrics group by 1 order by 1"'
-    )
+    given = "".join(f" {shlex.quote(option)}" for option in options)
+    say(console, f"\nThe warehouse is {settings.warehouse.resolve()}. Next:", keep="\n")
+    for command in (
+        "query --list",
+        "query most_active_by_category",
+        'sql "select snapshot_date, count(*) from daily_package_metrics group by 1 order by 1"',
+    ):
+        say(console, f"  .venv/bin/dpw {command}{given}")

@@ -87,9 +87,10 @@ def test_named_queries_list_and_run_with_parameters(cli):
     assert "no query named" in cli("query", "nope", code=1)
 
 
-def test_ingest_refuses_a_date_it_can_neither_capture_nor_recompute(cli):
-    out = cli("ingest", "--date", "2020-01-01", code=1)
-    assert "no raw data is stored for 2020-01-01" in out and "cannot be reached" in out
+def test_ingest_refuses_a_date_it_can_neither_capture_nor_recompute(cli, history):
+    before = history[1] - timedelta(days=10)  # a partition, but nothing stored and no source to ask
+    out = cli("ingest", "--date", str(before), code=1)
+    assert f"no raw data is stored for {before}" in out and "cannot be reached" in out
 
 
 def test_ingest_recomputes_a_stored_date_with_the_sources_down(cli, history):
@@ -108,10 +109,29 @@ def test_rescore_with_every_source_down_gives_identical_rows(cli, history):
     )
 
 
-def test_explain_gives_components_reason_and_history(cli):
-    out = cli("explain", "django-postpone-index")
-    assert "django-postpone-index" in out and "last commit" in out and "score history" in out
-    assert out.count("active") >= 1
+def test_explain_gives_components_reason_and_history(cli, history):
+    out = cli("explain", "django-postpone-index", "--format", "table")
+    with Warehouse(history[0], read_only=True) as wh:
+        days = wh.query(
+            "SELECT CAST(snapshot_date AS VARCHAR) AS day, activity_score, status, trend "
+            "FROM daily_package_metrics WHERE package_id = 6278 ORDER BY snapshot_date"
+        )
+    last = days.row(-1, named=True)
+    # Its status as a word of its own: "active in 2 of 13 four-week blocks" in the reason is not one.
+    assert last["status"] == "slowing"
+    lines = out.splitlines()
+    assert lines[0] == f"Django Postpone Index (django-postpone-index, id 6278) on {last['day']}"
+    assert (
+        lines[1]
+        == f"activity {last['activity_score']:.1f} (dpas-1.0): slowing, trend {last['trend']}, coverage full"
+    )
+    assert lines[2].startswith("last commit 15 weeks ago;")
+    history_rows = [
+        [cell.strip() for cell in line.strip("│ ").split("│")] for line in lines if line.startswith("│ 20")
+    ]
+    assert [(r[0], r[2], r[3]) for r in history_rows] == list(
+        days.select("day", "status", "trend").iter_rows()
+    )
     assert "no package 'nope'" in cli("explain", "nope", code=1)
 
 

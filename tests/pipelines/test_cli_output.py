@@ -1,12 +1,14 @@
 """What the CLI prints from data is shown, never obeyed: no rich markup, no control bytes, no path as a query."""
 
+import io
 import json
 import re
 
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app, safe
+from pipelines.cli import app
+from pipelines.output import emit, safe
 from warehouse import queries
 from warehouse.store import Warehouse
 
@@ -14,6 +16,8 @@ from warehouse.store import Warehouse
 # ("[bold red]", ":smile:"), an ANSI colour sequence, BEL, backspace, carriage return and NUL.
 HOSTILE = "[/][bold red]x\x1b[31mred\x07\x08\rZ\x00:smile:"
 SHOWN = "[/][bold red]x\\x1b[31mred\\x07\\x08\\rZ\\x00:smile:"
+# tsv writes a carriage return as \r, so a row stays one line; the other controls go out as they are.
+HOSTILE_IN_TSV = HOSTILE.replace("\r", "\\r")
 # Anything a terminal would act on: C0 but newline, DEL, C1.
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
@@ -57,26 +61,47 @@ def test_safe_writes_what_a_terminal_would_obey_as_escapes(text, keep, shown):
 
 
 def test_sql_table_shows_markup_and_control_bytes_as_text(hostile):
-    out = run("sql", "select title from packages", "--warehouse", str(hostile)).stdout
+    out = run("sql", "select title from packages", "--format", "table", "--warehouse", str(hostile)).stdout
     assert f"│ {SHOWN} │" in out.splitlines()
     assert not RAW_CONTROL.search(out)
 
 
 def test_lists_in_a_table_cell_are_json_and_escaped(hostile):
-    out = run("sql", "select [title, 'b'] as l from packages", "--warehouse", str(hostile)).stdout
+    out = run(
+        "sql", "select [title, 'b'] as l from packages", "--format", "table", "--warehouse", str(hostile)
+    ).stdout
     assert '│ ["[/][bold red]x\\u001b[31mred\\u0007\\b\\rZ\\u0000:smile:", "b"] │' in out.splitlines()
 
 
-def test_csv_keeps_data_but_escapes_control_bytes_other_than_tab_and_newline(hostile):
-    out = run(
-        "sql",
-        "select package_id, title, 'a' || chr(9) || 'b' || chr(10) || 'c' as kept from packages",
-        "--format",
-        "csv",
-        "--warehouse",
-        str(hostile),
-    ).stdout
-    assert out == f'package_id,title,kept\n7,"{SHOWN}","a\tb\nc"\n'
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("fmt", "piped", "shown"),
+    [
+        (
+            "csv",
+            f'package_id,title,kept\n7,"{HOSTILE}","a\tb\nc"\n',
+            f'package_id,title,kept\n7,"{SHOWN}","a\tb\nc"\n',
+        ),
+        (
+            "tsv",
+            f"package_id\ttitle\tkept\n7\t{HOSTILE_IN_TSV}\ta\\tb\\nc\n",
+            f"package_id\ttitle\tkept\n7\t{SHOWN}\ta\\tb\\nc\n",
+        ),
+    ],
+)
+def test_csv_and_tsv_are_exact_in_a_pipe_and_escape_control_bytes_on_a_terminal(hostile, fmt, piped, shown):
+    query = "select package_id, title, 'a' || chr(9) || 'b' || chr(10) || 'c' as kept from packages"
+    assert run("sql", query, "--format", fmt, "--warehouse", str(hostile)).stdout == piped
+    with Warehouse(hostile, read_only=True) as wh:
+        frame = wh.query(query)
+    terminal = Terminal()
+    emit(frame, fmt, out=terminal)
+    assert terminal.getvalue() == shown
+    assert not RAW_CONTROL.search(shown.replace("\t", ""))
 
 
 def test_json_is_faithful_and_ascii(hostile):
@@ -86,7 +111,7 @@ def test_json_is_faithful_and_ascii(hostile):
 
 
 def test_explain_prints_a_hostile_title_visibly(hostile):
-    out = run("explain", "evil", "--warehouse", str(hostile)).stdout
+    out = run("explain", "evil", "--format", "table", "--warehouse", str(hostile)).stdout
     assert out.splitlines()[:3] == [
         f"{SHOWN} (evil, id 7) on 2026-05-01",
         "activity unknown (dpas-1): unknown, trend n/a, coverage unknown",
@@ -126,9 +151,19 @@ def test_query_runs_a_catalog_name_and_lists_the_catalog(hostile):
     assert run("query", "nope", "--warehouse", str(hostile), code=1).stderr == (
         "error: no query named 'nope' in the catalog; `dpw query --list` shows them\n"
     )
-    listing = run("query", "--list").stdout.splitlines()
-    assert [line.split(":")[0] for line in listing if not line.startswith(" ")] == [
-        "biggest_movers",
-        "most_active_by_category",
-        "popular_but_dormant",
+    catalog = queries.available()
+    assert {"biggest_movers", "most_active_by_category", "popular_but_dormant"} <= {q.name for q in catalog}
+    listing = run("query", "--list", "--format", "table").stdout.splitlines()
+    assert [line.split(":")[0] for line in listing if not line.startswith(" ")] == [q.name for q in catalog]
+    # For a program, a row per query with its parameters as data.
+    rows = json.loads(run("query", "--list", "--format", "json").stdout)
+    assert rows == [
+        {
+            "name": q.name,
+            "description": q.description,
+            "params": [
+                {"name": p.name, "kind": p.kind, "default": p.default, "help": p.help} for p in q.params
+            ],
+        }
+        for q in catalog
     ]

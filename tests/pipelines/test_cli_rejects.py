@@ -6,10 +6,8 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
-from pipelines import cli
 from pipelines.cli import app, reject_causes
 from warehouse import runs
 from warehouse.store import Warehouse
@@ -158,8 +156,8 @@ def test_json_groups_the_latest_date_by_source_and_cause_with_the_guards_that_fi
 
 
 def test_table_shows_both_parts_with_their_titles(path, monkeypatch):
-    monkeypatch.setattr(cli, "console", Console(width=200))
-    out = rejects(path).stdout
+    monkeypatch.setenv("COLUMNS", "200")
+    out = rejects(path, "--format", "table").stdout
     assert "7 records quarantined on 2026-05-02, by reason" in out
     assert "guards that fired on 2026-05-02" in out
     assert table_rows(out) == [
@@ -187,7 +185,7 @@ def test_csv_is_one_table_with_a_section_column(path):
 
 
 def test_source_picks_its_own_latest_date_and_says_when_no_guard_fired(path):
-    out = rejects(path, "--source", PYPI).stdout
+    out = rejects(path, "--source", PYPI, "--format", "table").stdout
     assert table_rows(out) == [
         ["source", "reason", "records", "examples"],
         [PYPI, "version: missing", "1", '["x"]'],
@@ -197,7 +195,7 @@ def test_source_picks_its_own_latest_date_and_says_when_no_guard_fired(path):
 
 def test_a_date_with_only_passing_guards_has_nothing_to_show(path):
     assert (
-        rejects(path, "--date", "2026-05-03").stdout
+        rejects(path, "--date", "2026-05-03", "--format", "table").stdout
         == "nothing quarantined and no guard fired on 2026-05-03\n"
     )
     result = rejects(path, "--date", "2026-05-03", "--format", "json")
@@ -213,8 +211,10 @@ def test_a_date_with_only_passing_guards_has_nothing_to_show(path):
 def test_an_empty_warehouse_says_so_in_one_line(tmp_path):
     empty = tmp_path / "empty.duckdb"
     Warehouse(empty).close()
-    assert rejects(empty).stdout == f"nothing quarantined and no guard fired in {empty}\n"
     assert (
-        rejects(empty, "--source", PYPI).stdout
+        rejects(empty, "--format", "table").stdout == f"nothing quarantined and no guard fired in {empty}\n"
+    )
+    assert (
+        rejects(empty, "--source", PYPI, "--format", "table").stdout
         == f"nothing quarantined from {PYPI} and no guard fired in {empty}\n"
     )

@@ -52,7 +52,7 @@ def test_a_base_url_with_credentials_is_refused_without_echoing_them(variable: s
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({variable: url})
     message = str(caught.value)
-    assert message.startswith(f"{variable} carries credentials")
+    assert message.startswith(f"{variable}: the URL carries credentials")
     assert PASSWORD not in message and "user" not in message.replace("user:password", "")
     assert "\n" not in message and isinstance(caught.value, ValueError)
 
@@ -63,18 +63,44 @@ def test_a_base_url_with_credentials_is_refused_without_echoing_them(variable: s
         ("mirror.example", "is not a base URL with a scheme and a host"),
         ("/pypi", "is not a base URL with a scheme and a host"),
         ("http://", "is not a base URL with a scheme and a host"),
-        ("ftp://mirror.example", "must be an http or https URL"),
+        ("htp:/x", "is not a base URL with a scheme and a host"),
+        ("ftp://mirror.example", "is not an http(s) URL"),
         ("file:///etc/passwd", "is not a base URL with a scheme and a host"),
         ("http://:8000", "has no host"),
         ("http://mirror.example:port", "has an unusable port"),
         ("http://[::1", "is not a URL"),
+        ("http://h\x1b[2J", "is not a URL"),
     ],
 )
-def test_a_malformed_base_url_names_the_variable(url: str, problem: str) -> None:
+def test_a_malformed_base_url_names_the_variable_and_the_value(url: str, problem: str) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({"DPW_PYPI_URL": url})
-    assert str(caught.value).startswith(f"DPW_PYPI_URL {problem}")
-    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(f"DPW_PYPI_URL: {url!r} {problem}")
+    assert "\n" not in str(caught.value) and "\x1b" not in str(caught.value)
+
+
+def test_a_malformed_url_with_an_at_sign_is_not_quoted() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"DPW_PYPI_URL": f"http://[::1/{PASSWORD}@x"})
+    assert str(caught.value).startswith("DPW_PYPI_URL: the value is not a URL")
+    assert PASSWORD not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DPW_GUARD_VANISH_FAIL": "2"}, "DPW_GUARD_VANISH_FAIL must be a share from 0 to 1, got 2.0"),
+        (
+            {"DPW_GUARD_REJECT_WARN": "0.5"},
+            "DPW_GUARD_REJECT_WARN (0.5) is over DPW_GUARD_REJECT_FAIL (0.2)",
+        ),
+        ({"DPW_GUARD_COUNT_FAIL": "x"}, "DPW_GUARD_COUNT_FAIL must be a share from 0 to 1, e.g. 0.3"),
+    ],
+)
+def test_a_bad_guard_threshold_names_its_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    assert str(caught.value) == message
 
 
 def test_a_good_url_passes_in_every_form_the_project_uses() -> None:
@@ -88,7 +114,7 @@ def test_a_good_url_passes_in_every_form_the_project_uses() -> None:
 
 
 def test_settings_made_in_code_are_checked_too() -> None:
-    with pytest.raises(SettingsError, match="^DPW_GITHUB_URL carries credentials"):
+    with pytest.raises(SettingsError, match="^DPW_GITHUB_URL: the URL carries credentials"):
         Settings(github_url=f"https://x:{PASSWORD}@h")
     with pytest.raises(SettingsError, match="^DPW_DJANGOPACKAGES_URL"):
         Settings().with_replay("127.0.0.1:8000")
