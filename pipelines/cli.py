@@ -496,6 +496,38 @@ def rejects(
 
 
 @app.command()
+def deps(
+    path: Annotated[
+        Path, typer.Argument(help="a project directory (its declaration files are found) or one file")
+    ] = Path("."),
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="exit 1 when a dependency's status is this or worse: abandoned, inactive or stale",
+            show_default="never",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, json, or markdown (for a pull-request comment)")
+    ] = "table",
+    django: Annotated[
+        str | None,
+        typer.Option(
+            help="the project's Django version X.Y", show_default="read from the files, else the newest known"
+        ),
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Judge a project's Django dependencies: status, score, releases, Django support, alternatives."""
+    from pipelines.deps import run as judge
+
+    code = judge(path, _settings(warehouse).warehouse, django=django, fail_on=fail_on, fmt=fmt)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
 def upgrade(
     warehouse: WarehouseOption = None,
     wait: Annotated[

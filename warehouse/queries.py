@@ -4,22 +4,31 @@ Each file starts with a header of ``-- key: value`` lines:
 
     -- description: the question it answers
     -- param: limit int 10 how many rows
+    -- param: names str[] required PyPI names
 
+A kind ending in ``[]`` is a list, given comma-separated (``names=django-filter,celery``) and bound as a
+DuckDB list. The default ``null`` leaves the value to the query; ``required`` makes it mandatory.
 Parameters are bound by DuckDB (``$limit`` in the SQL), never pasted into the text.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from importlib.resources.abc import Traversable
 
 SQL_PACKAGE = "warehouse.sql"
-_PARAM = re.compile(r"^--\s*param:\s*(\w+)\s+(int|float|str|date)\s+(\S+)\s*(.*)$")
+_PARAM = re.compile(r"^--\s*param:\s*(\w+)\s+((?:int|float|str|date)(?:\[\])?)\s+(\S+)\s*(.*)$")
 _DESCRIPTION = re.compile(r"^--\s*description:\s*(.+)$")
-_CASTS = {"int": int, "float": float, "str": str, "date": date.fromisoformat}
+_CASTS: dict[str, Callable[[str], object]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "date": date.fromisoformat,
+}
 
 
 class QueryError(Exception):
@@ -30,16 +39,23 @@ class QueryError(Exception):
 class Param:
     name: str
     kind: str
-    default: str  # "null" means no default value: the query decides (for example the latest date)
+    default: str  # "null": no value, the query decides (for example the latest date); "required": none
     help: str
 
     def parse(self, text: str) -> object:
         if text == "null":
             return None
+        item = self.kind.removesuffix("[]")
+        if item == self.kind:
+            return self._cast(item, text)
+        # Empty items (a trailing comma, spaces) are dropped: they name nothing.
+        return [self._cast(item, part.strip()) for part in text.split(",") if part.strip()]
+
+    def _cast(self, kind: str, text: str) -> object:
         try:
-            return _CASTS[self.kind](text)
+            return _CASTS[kind](text)
         except ValueError as err:
-            raise QueryError(f"parameter {self.name}: {text!r} is not a valid {self.kind}") from err
+            raise QueryError(f"parameter {self.name}: {text!r} is not a valid {kind}") from err
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,9 @@ class NamedQuery:
             raise QueryError(
                 f"query {self.name} has no parameter {unknown[0]!r}; it takes {sorted(known) or 'none'}"
             )
+        missing = [p.name for p in self.params if p.default == "required" and p.name not in given]
+        if missing:
+            raise QueryError(f"query {self.name} needs --param {missing[0]}=<{known[missing[0]].kind}>")
         return {name: p.parse(given.get(name, p.default)) for name, p in known.items()}
 
 
