@@ -23,11 +23,12 @@ from rich.console import Console
 from pipelines.output import emit, plain, safe, say
 from warehouse import queries
 from warehouse.dependencies import DeclarationError, Declarations, Dependency, django_version, read
+from warehouse.scoring import STATUSES as VOCABULARY
 from warehouse.scoring import explain
 from warehouse.store import Warehouse, WarehouseError
 
 # Worst first. `unknown` (no activity data) is outside the order: --fail-on never fails on it.
-STATUSES = ("abandoned", "inactive", "stale", "slowing", "active")
+STATUSES = tuple(reversed([status for status in VOCABULARY if status != "unknown"]))
 # The statuses --fail-on takes, and those that get alternatives (the SQL's candidates are the other two).
 FAIL_ON = ("abandoned", "inactive", "stale")
 FORMATS = ("table", "json", "markdown")

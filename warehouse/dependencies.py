@@ -100,10 +100,6 @@ def discover(directory: Path) -> list[Path]:
     return [f for f in found if f.is_file()]
 
 
-def normalize(name: str) -> str:
-    return canonicalize_name(name)
-
-
 # --- the project's Django version ----------------------------------------------------------------
 
 
@@ -208,7 +204,7 @@ class _Reader:
         except InvalidRequirement as err:
             self._unparsed(file, line, text, str(err).splitlines()[0])
             return
-        if own is not None and normalize(req.name) == normalize(own):
+        if own is not None and canonicalize_name(req.name) == canonicalize_name(own):
             return
         self._add(
             req.name,
@@ -470,7 +466,7 @@ def _section_line(lines: list[str], header: str) -> int:
 
 def _check_group_includes(groups: dict[str, Any], path: Path) -> None:
     """PEP 735: an ``{include-group = NAME}`` names a group of the file, and includes never loop."""
-    normalized = {normalize(name): name for name in groups}
+    normalized = {canonicalize_name(name): name for name in groups}
 
     def includes(name: str) -> list[str]:
         entries = groups[name] if isinstance(groups[name], list) else []
@@ -478,7 +474,7 @@ def _check_group_includes(groups: dict[str, Any], path: Path) -> None:
 
     def visit(name: str, chain: list[str]) -> None:
         for included in includes(name):
-            target = normalized.get(normalize(str(included)))
+            target = normalized.get(canonicalize_name(str(included)))
             if target is None:
                 raise DeclarationError(
                     f"{path}: dependency group {name!r} includes {included!r}, which is not a group"
