@@ -13,7 +13,7 @@ import sys
 from datetime import date
 from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import click
 import duckdb
@@ -99,6 +99,24 @@ FormatOption = Annotated[
         help="a table fitting the terminal, or csv, tsv, json, jsonl (every value exact: dates ISO, lists "
         "as JSON, tsv escapes tab, newline and backslash, null is \\N) or markdown",
         show_default="table on a terminal, else csv",
+    ),
+]
+# `dpw sql` and `dpw query` also write a result as a parquet file, for tools that read columns.
+QueryFormat = Literal[Format, "parquet"]
+QueryFormatOption = Annotated[
+    QueryFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="a table fitting the terminal, or csv, tsv, json, jsonl (every value exact: dates ISO, lists "
+        "as JSON, tsv escapes tab, newline and backslash, null is \\N), markdown, or parquet (with --out)",
+        show_default="table on a terminal, else csv",
+    ),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="write the rows to this file (needed for parquet)", show_default="stdout"
     ),
 ]
 
@@ -282,9 +300,11 @@ def sql(
         str, typer.Argument(help="a SQL query, run on a read-only connection; - reads it from stdin")
     ],
     warehouse: WarehouseOption = None,
-    fmt: FormatOption = None,
+    fmt: QueryFormatOption = None,
+    out: OutOption = None,
 ) -> None:
     """Run a SQL query against the warehouse (read-only)."""
+    _check_out(fmt, out)
     if statement == "-":
         statement = sys.stdin.read()
         if not statement.strip():
@@ -295,7 +315,7 @@ def sql(
             frame = wh.query(statement)
     except QUERY_ERRORS as err:
         raise _fail(_describe(err)) from None
-    emit(frame, fmt)
+    _write(frame, fmt, out)
 
 
 @app.command()
@@ -308,11 +328,13 @@ def query(
         bool, typer.Option("--list", help="list the named queries and their parameters")
     ] = False,
     warehouse: WarehouseOption = None,
-    fmt: FormatOption = None,
+    fmt: QueryFormatOption = None,
+    out: OutOption = None,
 ) -> None:
     """Run a named SQL query from the catalog shipped in warehouse/sql/ (see --list)."""
+    _check_out(fmt, out)
     if list_ or name is None:
-        _list_queries(fmt or default_format())
+        _list_queries(fmt, out)
         return
     given = {}
     for item in param or []:
@@ -328,34 +350,67 @@ def query(
             frame = wh.query(named.sql, params)
     except (queries.QueryError, *QUERY_ERRORS) as err:
         raise _fail(_describe(err)) from None
-    emit(frame, fmt, title=named.description)
+    _write(frame, fmt, out, title=named.title)
 
 
-def _list_queries(fmt: str) -> None:
-    """The catalog: in a table, a name and its description, then a line per parameter as `--param` takes
-    it; in the other formats, a row per query with its parameters as a list."""
+def _check_out(fmt: QueryFormat | None, out: Path | None) -> None:
+    # Checked before the query runs: a binary file has no place on a terminal or in a pipe.
+    if fmt == "parquet" and out is None:
+        raise _fail("--format parquet writes a file, not stdout: give --out FILE", 2)
+
+
+def _write(frame: pl.DataFrame, fmt: QueryFormat | None, out: Path | None, title: str | None = None) -> None:
+    """``frame`` to stdout or to the file ``out``: parquet as polars writes it, the other formats as
+    `emit` prints them (csv when none is given, the file being no terminal)."""
+    try:
+        if out is None:  # never parquet: `_check_out` refused it
+            emit(frame, fmt, title=title)
+        elif fmt == "parquet":
+            frame.write_parquet(out)
+        else:
+            with out.open("w", encoding="utf-8", newline="") as file:
+                emit(frame, fmt, title=title, out=file)
+    except OSError as err:
+        raise _fail(f"cannot write {out}: {err.strerror or err}") from None
+
+
+def _list_queries(fmt: QueryFormat | None, out: Path | None) -> None:
+    """The catalog: in a table, a name and its title, then its description, a line per parameter as
+    `--param` takes it, its columns and an example; in the other formats, a row per query with its
+    parameters and columns as lists."""
     catalog = queries.available()
-    if fmt == "table":
+    if (fmt or (default_format() if out is None else "csv")) == "table":
         for q in catalog:
-            say(console, (q.name, "bold"), f": {q.description}")
+            say(console, (q.name, "bold"), f": {q.title}")
+            say(console, f"    {q.description}")
             for p in q.params:
                 say(console, f"    --param {p.name}=<{p.kind}>  {p.help} (default {p.default})")
+            say(console, f"    columns: {', '.join(q.columns)}")
+            say(console, f"    e.g. {q.example}")
         return
     param = pl.Struct({"name": pl.String, "kind": pl.String, "default": pl.String, "help": pl.String})
     rows = [
         {
             "name": q.name,
+            "title": q.title,
             "description": q.description,
             "params": [
                 {"name": p.name, "kind": p.kind, "default": p.default, "help": p.help} for p in q.params
             ],
+            "columns": list(q.columns),
+            "example": q.example,
         }
         for q in catalog
     ]
-    emit(
-        pl.DataFrame(rows, schema={"name": pl.String, "description": pl.String, "params": pl.List(param)}),
-        fmt,
-    )
+    schema: dict[str, pl.DataType] = {
+        "name": pl.String(),
+        "title": pl.String(),
+        "description": pl.String(),
+        "params": pl.List(param),
+        "columns": pl.List(pl.String),
+        "example": pl.String(),
+    }
+    _write(pl.DataFrame(rows, schema=schema), fmt, out)
 
 
 def reject_causes(reasons: str, fields: list[str]) -> list[str]:
@@ -525,6 +580,73 @@ def deps(
     code = judge(path, _settings(warehouse).warehouse, django=django, fail_on=fail_on, fmt=fmt)
     if code:
         raise typer.Exit(code)
+
+
+@app.command()
+def backfill(
+    first: Annotated[str, typer.Option("--from", help="first snapshot date")],
+    last: Annotated[str, typer.Option("--to", help="last snapshot date")],
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Rebuild every table below raw for the dates in a range from their stored raw data, through Dagster's
+    recompute_job, one publication per date, without a request. Dates with no raw stored are skipped; a
+    date refused or failed stops the backfill (exit 1), the dates before it staying done."""
+    from pipelines.runner import IngestRefused
+    from pipelines.runner import backfill as run_backfill
+
+    done: list[date] = []
+    try:
+        for since, until, result in run_backfill(
+            _settings(warehouse), _date(first, "--from"), _date(last, "--to")
+        ):
+            if result is None:
+                span = since if since == until else f"{since} .. {until}"
+                say(console, f"{span}: skipped, no raw data stored")
+                continue
+            done.append(since)
+            s = result.summary
+            requests = sum(int(s[f"requests_{source}"]) for source in ("djangopackages", "github", "pypi"))
+            say(
+                console,
+                f"{since}: recomputed, {s['packages_scored']} packages scored with {s['score_version']}, "
+                f"{requests} requests" + ("" if s["status"] == "ok" else f"; status {s['status']}"),
+            )
+            for check in result.failed_checks:
+                say(err_console, f"contract check failed: {check}")
+    except (IngestRefused, WarehouseError) as err:
+        raise _fail(f"{err}; {_backfilled(done)}") from None
+    except KeyboardInterrupt:
+        say(err_console, _backfilled(done))
+        raise
+    say(console, _backfilled(done))
+
+
+def _backfilled(done: list[date]) -> str:
+    if not done:
+        return "no date backfilled"
+    return f"{len(done)} dates backfilled ({done[0]} .. {done[-1]})"
+
+
+@app.command()
+def export(
+    to: Annotated[
+        Path,
+        typer.Option("--to", help="the export directory: new, empty, or a previous export (replaced whole)"),
+    ],
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Write the public tables as Parquet: each dated table partitioned by snapshot_date (Hive layout), each
+    current-state table or view as one file, and a manifest.json; for DuckDB, polars, Spark or Trino."""
+    from warehouse.export import ExportError
+    from warehouse.export import export as write_export
+
+    try:
+        done = write_export(_settings(warehouse).warehouse, to)
+    except ExportError as err:
+        raise _fail(f"not exported: {err}") from None
+    except (WarehouseError, duckdb.Error, OSError) as err:
+        raise _fail(f"not exported: {_describe(err)}") from None
+    say(console, done.describe())
 
 
 @app.command()

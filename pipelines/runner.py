@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -274,3 +274,26 @@ def rescore(settings: Settings, first: date, last: date, score_version: str | No
     for day in days:
         run_date(settings, day, "rescore", score_version=score_version)
     return days
+
+
+def backfill(settings: Settings, first: date, last: date) -> Iterator[tuple[date, date, IngestResult | None]]:
+    """Recompute every date in [first, last] whose raw is stored, in date order, each through the
+    recompute job (one publication per date, which also refreshes the history tables); no source is asked.
+
+    Yields ``(day, day, result)`` for each date published and ``(from, to, None)`` for each span of dates
+    with no stored raw, skipped. A date that is refused or fails stops it with run_date's IngestRefused
+    (whose message names the date); the dates yielded before it stay published."""
+    if last < first:
+        raise IngestRefused(f"--to {last} is before --from {first}")
+    if not settings.warehouse.exists():
+        raise IngestRefused(f"no warehouse at {settings.warehouse}")
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        stored = [d for d in wh.snapshot_dates("raw_records") if first <= d <= last]
+    start = first
+    for day in stored:
+        if start < day:
+            yield start, day - timedelta(days=1), None
+        yield day, day, run_date(settings, day, "recompute")
+        start = day + timedelta(days=1)
+    if start <= last:
+        yield start, last, None

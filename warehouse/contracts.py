@@ -7,10 +7,11 @@ quarantines the rows a model rejects, and the Dagster asset checks are generated
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import pandera.polars as pa
 import polars as pl
+from pandera.api.polars.types import PolarsData
 
 from warehouse.scoring.vocabulary import COVERAGES, STATUSES, TRENDS
 
@@ -331,6 +332,228 @@ class GuardResultRow(pa.DataFrameModel):
         unique = ["run_id", "guard"]
 
 
+class WeeklyCommit(pa.DataFrameModel):
+    """One package's commits in one week, from the latest snapshot whose 52-week array counts that week
+    (warehouse/stitching.py)."""
+
+    package_id: pl.Int64 = pa.Field(ge=1, description="the package")
+    week_start: pl.Date = pa.Field(description="the week's Monday (UTC)")
+    commits: pl.Int64 = pa.Field(ge=0, description="commits that week, as that snapshot counts them")
+    source: pl.String = pa.Field(isin=["github", "djangopackages"], description="its weeks_source")
+    observed_on: pl.Date = pa.Field(description="the date of the latest snapshot counting the week")
+
+    # A snapshot's anchor is never after the end of its day (parsing rejects later times), so a week it
+    # counts starts on or before its date; stitching.refresh looks for earlier observations on that ground.
+    @pa.dataframe_check(error="week_start is a Monday on or before observed_on")
+    @classmethod
+    def placed(cls, data: PolarsData) -> pl.LazyFrame:
+        week = pl.col("week_start")
+        return data.lazyframe.select((week.dt.weekday() == 1) & (week <= pl.col("observed_on")))
+
+    class Config(_Strict):
+        unique = ["package_id", "week_start"]
+
+
+ATTRIBUTES = [
+    "title",
+    "slug",
+    "repo_url",
+    "repo_host",
+    "category_id",
+    "description",
+    "pypi_name",
+    "grid",
+    "archived",
+    "license",
+]
+
+
+class AttributeInterval(pa.DataFrameModel):
+    """One value a package's attribute held from one snapshot date until (exclusive) another."""
+
+    package_id: pl.Int64 = pa.Field(ge=1)
+    attribute: pl.String = pa.Field(isin=ATTRIBUTES)
+    value: pl.String = pa.Field(nullable=True)
+    valid_from: pl.Date
+    valid_to: pl.Date = pa.Field(nullable=True)
+
+    @pa.dataframe_check(error="valid_from before valid_to")
+    @classmethod
+    def ordered(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            pl.col("valid_to").is_null() | (pl.col("valid_from") < pl.col("valid_to"))
+        )
+
+    class Config(_Strict):
+        pass
+
+
+# The marts (warehouse/marts.py). "Dormant" means inactive or abandoned, as everywhere.
+DELTA_DAYS = (7, 30, 90)
+# How much older than the date minus N days a delta's reference snapshot may be (days without a snapshot).
+DELTA_SLACK_DAYS = 7
+DORMANT: tuple[str, ...] = ("inactive", "abandoned")
+TRANSITION_KINDS = ["newly_dormant", "revived", "changed"]
+
+
+def _delta(what: str, days: int, bound: float | None = None) -> Any:
+    return pa.Field(
+        nullable=True,
+        in_range=None if bound is None else {"min_value": -bound, "max_value": bound},
+        description=f"{what} minus its value in the package's latest snapshot on or before the date minus {days} "
+        f"days, no older than minus {days + DELTA_SLACK_DAYS}; null without such a snapshot or a value",
+    )
+
+
+class PackageDelta(pa.DataFrameModel):
+    """One scored package on a snapshot date: stars, activity score and 52-week commits, and their change
+    over 7, 30 and 90 days."""
+
+    snapshot_date: pl.Date = pa.Field(description="the snapshot date")
+    package_id: pl.Int64 = pa.Field(ge=1, description="the package")
+    stars: pl.Int64 = pa.Field(ge=0, description="stars that date (daily_package_metrics)")
+    activity_score: pl.Float64 = pa.Field(nullable=True, ge=0, le=100, description="DPAS score that date")
+    commits_52w: pl.Int64 = pa.Field(nullable=True, ge=0, description="commits in the 52 weeks that date")
+    stars_7d: pl.Int64 = _delta("stars", 7)
+    stars_30d: pl.Int64 = _delta("stars", 30)
+    stars_90d: pl.Int64 = _delta("stars", 90)
+    score_7d: pl.Float64 = _delta("activity_score", 7, 100)
+    score_30d: pl.Float64 = _delta("activity_score", 30, 100)
+    score_90d: pl.Float64 = _delta("activity_score", 90, 100)
+    commits_7d: pl.Int64 = _delta("commits_52w", 7)
+    commits_30d: pl.Int64 = _delta("commits_52w", 30)
+    commits_90d: pl.Int64 = _delta("commits_52w", 90)
+
+    class Config(_Strict):
+        unique = [SNAPSHOT_DATE, "package_id"]
+
+
+# pandera puts a model's columns base classes first, so a health model inherits the date, then its key,
+# then the shared counts: the two health tables state their common columns once.
+class _Dated(pa.DataFrameModel):
+    snapshot_date: pl.Date = pa.Field(description="the snapshot date")
+
+
+class _CategoryKey(_Dated):
+    category_id: pl.Int64 = pa.Field(ge=1, description="the category (packages without one are in no row)")
+
+
+class _GridKey(_Dated):
+    grid_id: pl.Int64 = pa.Field(ge=1, description="the grid, from the date's grid memberships")
+
+
+def _count(status: str) -> Any:
+    return pa.Field(ge=0, description=f"packages whose status is {status}")
+
+
+class _Health(pa.DataFrameModel):
+    packages: pl.Int64 = pa.Field(ge=1, description="scored packages in the group that date")
+    active: pl.Int64 = _count("active")
+    slowing: pl.Int64 = _count("slowing")
+    stale: pl.Int64 = _count("stale")
+    inactive: pl.Int64 = _count("inactive")
+    abandoned: pl.Int64 = _count("abandoned")
+    unknown: pl.Int64 = _count("unknown")
+    median_score: pl.Float64 = pa.Field(
+        nullable=True, ge=0, le=100, description="median of the packages' scores, where known (interpolated)"
+    )
+    p75_score: pl.Float64 = pa.Field(
+        nullable=True, ge=0, le=100, description="75th percentile of the same scores (interpolated)"
+    )
+    share_active: pl.Float64 = pa.Field(ge=0, le=1, description="active / packages (unknown ones counted)")
+
+
+class CategoryHealth(_Health, _CategoryKey):
+    """One category on a snapshot date: its packages by status, median and p75 score, share active."""
+
+    class Config(_Strict):
+        unique = [SNAPSHOT_DATE, "category_id"]
+
+
+class GridHealth(_Health, _GridKey):
+    """One grid on a snapshot date: its packages by status, median and p75 score, share active."""
+
+    class Config(_Strict):
+        unique = [SNAPSHOT_DATE, "grid_id"]
+
+
+class StatusTransition(pa.DataFrameModel):
+    """A package whose status on a snapshot date differs from its status on the previous snapshot date (the
+    latest earlier date with scores; a package absent that date has no transition)."""
+
+    snapshot_date: pl.Date = pa.Field(description="the snapshot date")
+    package_id: pl.Int64 = pa.Field(ge=1, description="the package")
+    previous_date: pl.Date = pa.Field(description="the previous snapshot date")
+    status_before: pl.String = pa.Field(isin=STATUSES, description="its status on previous_date")
+    status_now: pl.String = pa.Field(isin=STATUSES, description="its status on snapshot_date")
+    kind: pl.String = pa.Field(
+        isin=TRANSITION_KINDS,
+        description="newly_dormant: not dormant before, dormant now (dormant = inactive or abandoned); "
+        "revived: dormant before, active or slowing now; changed: any other change",
+    )
+
+    class Config(_Strict):
+        unique = [SNAPSHOT_DATE, "package_id"]
+
+
+class ReleaseCadence(pa.DataFrameModel):
+    """One package's PyPI project (found that date) on a snapshot date: how often it releases. Only
+    non-yanked releases with an upload time count."""
+
+    snapshot_date: pl.Date = pa.Field(description="the snapshot date")
+    pypi_name: pl.String = pa.Field(description="the package's PyPI name that date")
+    package_id: pl.Int64 = pa.Field(ge=1, description="the package")
+    releases: pl.Int64 = pa.Field(ge=0, description="releases counted")
+    latest_version: pl.String = pa.Field(
+        nullable=True, description="the version of the newest upload counted (not PyPI's own ranking)"
+    )
+    latest_release_at: UTC_TS = pa.Field(nullable=True, description="its upload time")
+    latest_age_days: pl.Int64 = pa.Field(
+        nullable=True, ge=0, description="days from its upload date (UTC) to the snapshot date"
+    )
+    median_days_between: pl.Float64 = pa.Field(
+        nullable=True, ge=0, description="median time between consecutive uploads, in days; null under two"
+    )
+    releases_365d: pl.Int64 = pa.Field(
+        ge=0, description="releases uploaded in the 365 days up to the snapshot date (UTC dates)"
+    )
+
+    class Config(_Strict):
+        unique = [SNAPSHOT_DATE, "package_id"]
+
+
+class DjangoSupport(pa.DataFrameModel):
+    """One Django version on a snapshot date: the packages whose PyPI project declares it with a
+    `Framework :: Django :: X.Y` (or `:: X`) classifier."""
+
+    snapshot_date: pl.Date = pa.Field(description="the snapshot date")
+    django_version: pl.String = pa.Field(description="the version as the classifier gives it: X.Y or X")
+    packages: pl.Int64 = pa.Field(ge=1, description="packages declaring it")
+    share: pl.Float64 = pa.Field(
+        gt=0, le=1, description="packages declaring it / packages with a PyPI project found that date"
+    )
+
+    class Config(_Strict):
+        unique = [SNAPSHOT_DATE, "django_version"]
+
+
+class PackageContributors(pa.DataFrameModel):
+    """One listed package on a snapshot date: a contributor-concentration proxy from djangopackages'
+    participants."""
+
+    snapshot_date: pl.Date = pa.Field(description="the snapshot date")
+    package_id: pl.Int64 = pa.Field(ge=1, description="the package")
+    participants: pl.Int64 = pa.Field(
+        nullable=True, ge=0, description="length of package_snapshots.participants; null when unknown"
+    )
+    single_maintainer: pl.Boolean = pa.Field(
+        nullable=True, description="participants <= 1; null when participants is unknown"
+    )
+
+    class Config(_Strict):
+        unique = [SNAPSHOT_DATE, "package_id"]
+
+
 TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "package_snapshots": PackageSnapshot,
     "category_snapshots": CategorySnapshot,
@@ -346,6 +569,15 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "raw_requests": RawRequest,
     "ingest_runs": IngestRun,
     "guard_results": GuardResultRow,
+    "package_deltas": PackageDelta,
+    "category_health": CategoryHealth,
+    "grid_health": GridHealth,
+    "status_transitions": StatusTransition,
+    "release_cadence": ReleaseCadence,
+    "django_support": DjangoSupport,
+    "package_contributors": PackageContributors,
+    "attribute_history": AttributeInterval,
+    "weekly_commits": WeeklyCommit,
 }
 
 

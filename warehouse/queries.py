@@ -2,9 +2,16 @@
 
 Each file starts with a header of ``-- key: value`` lines:
 
+    -- title: Newly dormant packages
     -- description: the question it answers
     -- param: limit int 10 how many rows
     -- param: names str[] required PyPI names
+    -- columns: slug, stars, status
+    -- example: dpw query newly_dormant --param days=30
+
+``columns`` names the result's columns in order (a test runs every query and compares), ``example`` is a
+command line to copy. A query with a date window reads only that window: history grows by a day a day, and a
+question about the last month must not cost more every month.
 
 A kind ending in ``[]`` is a list, given comma-separated (``names=django-filter,celery``) and bound as a
 DuckDB list. The default ``null`` leaves the value to the query; ``required`` makes it mandatory.
@@ -22,7 +29,9 @@ from importlib.resources.abc import Traversable
 
 SQL_PACKAGE = "warehouse.sql"
 _PARAM = re.compile(r"^--\s*param:\s*(\w+)\s+((?:int|float|str|date)(?:\[\])?)\s+(\S+)\s*(.*)$")
-_DESCRIPTION = re.compile(r"^--\s*description:\s*(.+)$")
+_FIELD = re.compile(r"^--\s*(title|description|columns|example):\s*(.+)$")
+# Without these a query cannot be listed or checked: `_parse` refuses a file that lacks one.
+REQUIRED = ("title", "description", "columns", "example")
 _CASTS: dict[str, Callable[[str], object]] = {
     "int": int,
     "float": float,
@@ -61,8 +70,11 @@ class Param:
 @dataclass(frozen=True)
 class NamedQuery:
     name: str
+    title: str
     description: str
     params: tuple[Param, ...]
+    columns: tuple[str, ...]
+    example: str
     sql: str
 
     def bind(self, given: dict[str, str]) -> dict[str, object]:
@@ -105,10 +117,22 @@ def _catalog() -> dict[str, Traversable]:
 
 
 def _parse(name: str, text: str) -> NamedQuery:
-    description, params = "", []
+    fields: dict[str, str] = {}
+    params = []
     for line in text.splitlines():
-        if m := _DESCRIPTION.match(line):
-            description = m.group(1).strip()
+        if m := _FIELD.match(line):
+            fields[m.group(1)] = m.group(2).strip()
         elif m := _PARAM.match(line):
             params.append(Param(*m.groups()))
-    return NamedQuery(name, description, tuple(params), text)
+    missing = [key for key in REQUIRED if key not in fields]
+    if missing:
+        raise QueryError(f"query {name} has no `-- {missing[0]}:` line in its header")
+    return NamedQuery(
+        name=name,
+        title=fields["title"],
+        description=fields["description"],
+        params=tuple(params),
+        columns=tuple(c.strip() for c in fields["columns"].split(",")),
+        example=fields["example"],
+        sql=text,
+    )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from warehouse import history
 from warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def publish(
                     written[table] = conn.execute(
                         f'SELECT count(*) FROM main."{table}" WHERE snapshot_date = ?', [day]
                     ).fetchall()[0][0]
+                history.refresh(wh, day)
                 for table, frame in logs.items():
                     wh.replace_run(table, run_id, frame)
         finally:

@@ -28,12 +28,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from warehouse import history
+
 MIGRATIONS_PACKAGE = "warehouse.migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_(\w+)\.sql$")
 VIEWS_PACKAGE = "warehouse.views"
 # The public views in the order they are created: a view is checked against the views it reads when it is
 # created, so one comes after those (releases reads packages).
-VIEWS = ("packages", "categories", "grids", "grid_packages", "releases", "weekly_commits")
+VIEWS = ("packages", "categories", "grids", "grid_packages", "releases")
 # How a view says which definition it was created from (its comment, which DuckDB keeps with the view and
 # copies with the database): comparing this stamp costs a read, so an open that changes nothing writes nothing.
 _VIEW_STAMP = "warehouse/views/{name}.sql sha256:{digest}"
@@ -142,8 +144,10 @@ class Warehouse:
             # Stored instants are TIMESTAMPTZ; a UTC session hands them to polars as UTC.
             self.conn.execute("SET TimeZone = 'UTC'")
             if not read_only:
-                self.migrate()
+                applied = self.migrate()
                 self.refresh_views()
+                if any(version >= history.FIRST_MIGRATION for version in applied):
+                    history.rebuild(self)
         except BaseException:
             # A migration or a view that fails leaves no open connection holding DuckDB's lock.
             self.close()

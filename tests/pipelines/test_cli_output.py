@@ -160,10 +160,13 @@ def test_query_runs_a_catalog_name_and_lists_the_catalog(hostile):
     assert rows == [
         {
             "name": q.name,
+            "title": q.title,
             "description": q.description,
             "params": [
                 {"name": p.name, "kind": p.kind, "default": p.default, "help": p.help} for p in q.params
             ],
+            "columns": list(q.columns),
+            "example": q.example,
         }
         for q in catalog
     ]

@@ -10,7 +10,11 @@ from warehouse import queries
 
 
 def header(*params: str) -> queries.NamedQuery:
-    text = "-- description: test\n" + "".join(f"-- param: {p}\n" for p in params) + "SELECT 1"
+    text = (
+        "-- title: Test\n-- description: test\n-- columns: x\n-- example: dpw query test\n"
+        + "".join(f"-- param: {p}\n" for p in params)
+        + "SELECT 1 AS x"
+    )
     return queries._parse("test", text)
 
 

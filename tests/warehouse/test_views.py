@@ -135,12 +135,6 @@ def test_a_warehouse_with_the_first_migration_views_gets_the_files_views_with_it
         "INSERT INTO release_snapshots VALUES (?, 'django-a', '1.0', '2026-01-02 03:04:05+00', false, '>=3.10')",
         [DAY],
     )
-    conn.execute(
-        "INSERT INTO daily_package_metrics (snapshot_date, package_id, stars, forks, weeks_source, weeks, "
-        "weeks_anchor_at, score_version, status, trend, coverage, censored) VALUES (?, 1, 5, 1, 'github', "
-        "[0, 2, NULL, 4], '2026-05-04 00:00:00+00', 'dpas-1.0', 'active', 'steady', 'full', false)",
-        [DAY],
-    )
     old = {name: sorted(conn.execute(f'SELECT * FROM "{name}"').fetchall()) for name in VIEWS}
     old_columns = {
         name: [d[0] for d in conn.execute(f'SELECT * FROM "{name}" LIMIT 0').description] for name in VIEWS
@@ -152,15 +146,9 @@ def test_a_warehouse_with_the_first_migration_views_gets_the_files_views_with_it
         "grids": 1,
         "grid_packages": 1,
         "releases": 1,
-        "weekly_commits": 3,
     }
 
     with Warehouse(path) as wh:
         assert stamps(wh) == {name: store.view_stamp(name, query) for name, query in store.views()}
         assert view_columns(wh) == old_columns
         assert {name: sorted(wh.conn.execute(f'SELECT * FROM "{name}"').fetchall()) for name in VIEWS} == old
-        assert wh.conn.execute("SELECT week_start, commits FROM weekly_commits ORDER BY 1").fetchall() == [
-            (date(2026, 4, 6), 0),
-            (date(2026, 4, 13), 2),
-            (date(2026, 4, 27), 4),
-        ]

@@ -1,6 +1,9 @@
+-- title: Dependency health
 -- description: The health of a project's dependencies on the latest date: one row per given PyPI name (any spelling), its catalogue package or none, activity, status, latest release and Django support.
 -- param: names str[] required PyPI names, comma-separated (e.g. django-filter,Celery)
 -- param: django str null Django version X.Y to check support for (default: the newest any package declares)
+-- columns: position, name, normalized, package_id, slug, title, category, activity_score, status, trend, stars, last_commit_at, latest_version, last_release_at, release_age_days, django, supports_django, django_versions, djangopackages_score, data_date
+-- example: dpw query dependency_health --param names=django-filter,celery --param django=5.2
 -- Only the latest date is read: no history is scanned. A name is matched through the catalogue's PyPI
 -- names, both normalized as PEP 503 says (lower case, runs of - _ . as one -); when several packages share
 -- one, the most active is taken. supports_django is null when the release declares no Django version.

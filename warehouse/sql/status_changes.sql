@@ -1,0 +1,29 @@
+-- title: Newly dormant or revived
+-- description: Packages whose status crossed the dormant line (inactive or abandoned) in the last N days up to a date: newly_dormant (default), revived, or changed (any other change).
+-- param: kind str newly_dormant newly_dormant, revived or changed
+-- param: date date null last date (default: the latest)
+-- param: days int 30 window in days
+-- columns: snapshot_date, slug, status_before, status_now, previous_date, stars, activity_score, last_commit
+-- example: dpw query status_changes --param kind=revived --param days=90
+WITH bounds AS (SELECT coalesce($date, max(snapshot_date)) AS last_day FROM daily_package_metrics),
+-- Materialized, each read alone: joined as they are, DuckDB could read every date to build a hash table.
+transitions AS MATERIALIZED (
+    SELECT t.* FROM status_transitions t JOIN bounds
+      ON t.snapshot_date > bounds.last_day - CAST($days AS INTEGER) AND t.snapshot_date <= bounds.last_day
+    WHERE t.kind = $kind
+),
+metrics AS MATERIALIZED (
+    SELECT m.snapshot_date, m.package_id, m.stars, m.activity_score, m.last_commit_at
+    FROM daily_package_metrics m JOIN bounds
+      ON m.snapshot_date > bounds.last_day - CAST($days AS INTEGER) AND m.snapshot_date <= bounds.last_day
+),
+names AS MATERIALIZED (
+    SELECT p.snapshot_date, p.package_id, p.slug FROM package_snapshots p JOIN bounds
+      ON p.snapshot_date > bounds.last_day - CAST($days AS INTEGER) AND p.snapshot_date <= bounds.last_day
+)
+SELECT t.snapshot_date, p.slug, t.status_before, t.status_now, t.previous_date, m.stars,
+       round(m.activity_score, 1) AS activity_score, CAST(m.last_commit_at AS DATE) AS last_commit
+FROM transitions t
+JOIN metrics m USING (snapshot_date, package_id)
+JOIN names p USING (snapshot_date, package_id)
+ORDER BY t.snapshot_date DESC, m.stars DESC, p.slug;
