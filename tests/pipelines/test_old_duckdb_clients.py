@@ -17,14 +17,13 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from tests.conftest import capture_days, legacy_warehouse
-from warehouse import fileformat
+from warehouse import fileformat, history
 from warehouse.staging import PUBLISHED_TABLES
-from warehouse.store import Warehouse
+from warehouse.store import VIEWS, Warehouse
 
 # The oldest client the README promises; the venv also gets pytz, which DuckDB 1.4's Python package needs
 # to return TIMESTAMPTZ values.
 OLDEST_CLIENT = "1.4.0"
-PUBLIC_VIEWS = {"packages", "categories", "grids", "grid_packages", "releases", "weekly_commits"}
 # What pip says when it could not reach the index at all (rather than not finding the release there).
 _UNREACHABLE = (
     "from versions: none",
@@ -115,7 +114,7 @@ def built(tmp_path_factory) -> Path:
 
 def test_duckdb_1_4_reads_every_table_and_view_of_a_pipeline_warehouse(built: Path, old_duckdb: Path) -> None:
     expected = writer_side(built)
-    assert PUBLIC_VIEWS | set(PUBLISHED_TABLES) | {"ingest_runs", "guard_results"} <= set(expected)
+    assert {*VIEWS, *PUBLISHED_TABLES, *history.tables(), "ingest_runs", "guard_results"} <= set(expected)
     assert expected["daily_package_metrics"][0] > 0 and expected["weekly_commits"][0] > 0
     seen = read_in(old_duckdb, built, sorted(expected))
     assert seen["version"] == OLDEST_CLIENT
