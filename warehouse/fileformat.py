@@ -132,16 +132,22 @@ class Upgrade:
     tables: int = 0
     views: int = 0
     rows: int = 0  # in the tables
+    migrated: tuple[int, ...] = ()  # schema migrations the upgrade's open applied
 
     def describe(self) -> str:
         if not self.upgraded:
             return (
-                f"{self.path} is already in storage format {self.found} (DPW_STORAGE_VERSION {self.wanted}): "
-                "nothing to do"
+                f"{self.path} is already in storage format {self.found} (DPW_STORAGE_VERSION {self.wanted})"
+                + (
+                    f"; applied migrations {', '.join(map(str, self.migrated))}"
+                    if self.migrated
+                    else ": nothing to do"
+                )
             )
         return (
             f"upgraded {self.path} from storage format {self.found} to {self.wanted}: {self.tables} tables "
             f"({self.rows} rows) and {self.views} views copied, every checksum equal; {clients(self.wanted)}"
+            + (f"; applied migrations {', '.join(map(str, self.migrated))} first" if self.migrated else "")
         )
 
 
@@ -173,7 +179,7 @@ def upgrade(path: str | Path, *, wait: float = 10.0, version: str | None = None)
         conn = wh.conn
         found = storage_version(conn)
         if not newer(found, wanted):
-            return Upgrade(path, found, wanted, upgraded=False)
+            return Upgrade(path, found, wanted, upgraded=False, migrated=tuple(wh.migrated))
         [(main,)] = conn.execute("SELECT current_database()").fetchall()
         for leftover in (temp, Path(f"{temp}.wal")):  # an upgrade that died: only this one writes it
             leftover.unlink(missing_ok=True)
@@ -215,6 +221,7 @@ def upgrade(path: str | Path, *, wait: float = 10.0, version: str | None = None)
             tables=sum(kind == "table" for kind in kinds.values()),
             views=sum(kind == "view" for kind in kinds.values()),
             rows=sum(before[name][0] for name, kind in kinds.items() if kind == "table"),
+            migrated=tuple(wh.migrated),
         )
     finally:
         wh.close()  # the connection (if still open) and then the writer's lock

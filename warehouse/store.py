@@ -143,10 +143,13 @@ class Warehouse:
         try:
             # Stored instants are TIMESTAMPTZ; a UTC session hands them to polars as UTC.
             self.conn.execute("SET TimeZone = 'UTC'")
-            if not read_only:
-                applied = self.migrate()
+            self.migrated: list[int] = []  # the migrations this open applied
+            if read_only:
+                self._refuse_behind()
+            else:
+                self.migrated = self.migrate()
                 self.refresh_views()
-                if any(version >= history.FIRST_MIGRATION for version in applied):
+                if any(version >= history.FIRST_MIGRATION for version in self.migrated):
                     history.rebuild(self)
         except BaseException:
             # A migration or a view that fails leaves no open connection holding DuckDB's lock.
@@ -216,6 +219,23 @@ class Warehouse:
         self.close()
 
     # schema ---------------------------------------------------------------------------------------
+
+    def _refuse_behind(self) -> None:
+        """A reader cannot migrate; rather than a missing-table error on some query, say what to run. A file
+        with no ledger at all is not judged: it may be any DuckDB file a reader points the CLI at."""
+        has_ledger = self.conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name = 'schema_migrations'"
+        ).fetchone()
+        if not has_ledger or not has_ledger[0]:
+            return
+        done = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations").fetchall()}
+        pending = [f"{version:03d}_{name}" for version, name, _ in migrations() if version not in done]
+        if pending:
+            raise WarehouseError(
+                f"{self.path} predates migrations {', '.join(pending)} of this dpw: run `dpw upgrade` (or the "
+                "next `dpw ingest`) once to apply them"
+            )
 
     def migrate(self) -> list[int]:
         """Apply the migrations not applied yet, each in its own transaction; return their versions."""

@@ -125,9 +125,11 @@ def test_upgrade_rewrites_an_old_warehouse_once_with_every_row(tmp_path: Path) -
     path = old_style(tmp_path / "warehouse.duckdb", rows=2000)
     with Warehouse(path, read_only=True) as wh:
         before = fileformat.checksums(wh.conn, "warehouse")
+        kinds = list(fileformat.objects(wh.conn, "warehouse").values())
     done = fileformat.upgrade(path)
     assert done.upgraded and done.found == "v2.0.0+" and done.wanted == "v1.4.0"
-    assert done.tables == 15 and done.views == 6 and done.rows == 2000 + 1 + len(migrations())
+    assert (done.tables, done.views) == (kinds.count("table"), kinds.count("view")) == (len(kinds) - 5, 5)
+    assert done.rows == 2000 + 1 + len(migrations())
     assert "DuckDB 1.4.0 and later open it" in done.describe()
     assert stored_format(path) == "v1.4.0+"
     with Warehouse(path, read_only=True) as wh:

@@ -85,6 +85,36 @@ def test_scoped_replace_keeps_other_sources(warehouse):
     assert sorted(warehouse.query("SELECT source FROM rejected_records").get_column("source")) == ["a", "b"]
 
 
+def test_a_reader_of_a_warehouse_behind_the_migrations_is_told_to_upgrade(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from warehouse import store
+
+    path = tmp_path / "old.duckdb"
+    shipped = migrations()
+    with monkeypatch.context() as patch:
+        patch.setattr(store, "migrations", lambda: shipped[:2])
+        Warehouse(path).close()
+    with pytest.raises(WarehouseError) as refused:
+        Warehouse(path, read_only=True)
+    pending = ", ".join(f"{v:03d}_{name}" for v, name, _ in shipped[2:])
+    assert str(refused.value) == (
+        f"{path} predates migrations {pending} of this dpw: run `dpw upgrade` (or the next `dpw ingest`) "
+        "once to apply them"
+    )
+    result = CliRunner().invoke(app, ["upgrade", "--warehouse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"applied migrations {', '.join(str(v) for v, _, _ in shipped[2:])}" in " ".join(
+        result.output.split()
+    )
+    with Warehouse(path, read_only=True) as wh:
+        assert wh.row("SELECT max(version) FROM schema_migrations")[0] == shipped[-1][0]
+    # A DuckDB file that is no dpw warehouse is not judged: a reader may point the CLI at any file.
+    duckdb.connect(str(tmp_path / "other.duckdb")).close()
+    Warehouse(tmp_path / "other.duckdb", read_only=True).close()
+
+
 def test_read_only_open_refuses_writes_and_missing_files(tmp_path):
     with pytest.raises(WarehouseError, match="no warehouse at"):
         Warehouse(tmp_path / "missing.duckdb", read_only=True)
