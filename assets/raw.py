@@ -25,7 +25,15 @@ from assets.sources.pypi import PyPIClient
 from assets.staging import staged
 from warehouse import parsing, store
 from warehouse.parsing import parse_timestamp
-from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
+from warehouse.raw import (
+    latest_documents,
+    raw_frame,
+    raw_rows,
+    read_raw,
+    record_key,
+    replace_raw,
+    requests_frame,
+)
 from warehouse.store import Warehouse, WarehouseError
 
 DJANGOPACKAGES_SOURCES = ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids"]
@@ -80,16 +88,16 @@ def store_raw(
     """
     day = partition_date(context)
     requests = requests_frame(day, asset, log.records)
+    with staged(context, warehouse) as wh:
+        with wh.transaction():
+            replace_raw(wh, day, records, sources)
+            wh.replace_partitions(day, {"raw_requests": requests}, scope={"raw_requests": ("asset", [asset])})
+        # The contract is the table's: the rows as stored, each referencing its document.
+        stored = wh.partition("raw_records", day).filter(pl.col("source").is_in(sources))
     checks = [
-        contract_check_result("raw_records", records, asset),
+        contract_check_result("raw_records", stored, asset),
         contract_check_result("raw_requests", requests, asset),
     ]
-    with staged(context, warehouse) as wh:
-        wh.replace_partitions(
-            day,
-            {"raw_records": records, "raw_requests": requests},
-            scope={"raw_records": ("source", sources), "raw_requests": ("asset", [asset])},
-        )
     per_source = records.group_by("source", "status").len().sort("source", "status")
     return dg.MaterializeResult(
         metadata={
@@ -296,13 +304,9 @@ def previous_pypi(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         return empty
     try:
         with Warehouse(warehouse.path, read_only=True) as wh:
-            return wh.query(
-                # A payload DuckDB cannot read (a lone surrogate's escape) has no serial: it is fetched again.
-                "SELECT record_key AS name, status, payload, CASE WHEN json_valid(payload) THEN "
-                "TRY_CAST(json_extract_string(payload, '$.last_serial') AS BIGINT) END AS serial "
-                "FROM raw_records WHERE source = 'pypi/project' AND snapshot_date < $d AND status IN ('ok', 'unchanged') "
-                "QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY snapshot_date DESC) = 1",
-                {"d": day},
+            # A payload DuckDB cannot read (a lone surrogate's escape) has no serial: it is fetched again.
+            return latest_documents(wh, "pypi/project", day, ["ok", "unchanged"]).rename(
+                {"record_key": "name"}
             )
     except WarehouseError as err:
         context.log.warning(f"every PyPI document is fetched: the stored ones cannot be read now ({err})")
@@ -320,9 +324,7 @@ def published_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
         return raw_frame(day, "pypi/project", ())
     # A writer's patience: without these rows the published date would lose its PyPI raw.
     with Warehouse(warehouse.path, read_only=True, wait=store.WRITER_WAIT) as wh:
-        return wh.query(
-            "SELECT * FROM raw_records WHERE snapshot_date = $d AND source = 'pypi/project'", {"d": day}
-        )
+        return raw_rows(wh, day, ["pypi/project"])
 
 
 def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.DataFrame) -> pl.DataFrame:

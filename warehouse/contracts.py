@@ -30,6 +30,17 @@ class _Strict:
     coerce = False
 
 
+class _StrictModel(pa.DataFrameModel):
+    """A base that makes a model strict (no column beyond its fields) without coercion. pandera reads a
+    model's options from the ``Config`` classes of its DataFrameModel bases, each by its own attributes
+    (``vars``), so ``class Config(_Strict)`` alone sets neither option; a model inheriting this one has both.
+    The history and mart models below use it."""
+
+    class Config:
+        strict = True
+        coerce = False
+
+
 class PackageSnapshot(pa.DataFrameModel):
     """One package as djangopackages listed it on a snapshot date."""
 
@@ -254,7 +265,27 @@ class RawRecord(pa.DataFrameModel):
         "computing); blocked (451 or FORBIDDEN); failed (no usable answer after retries: the payload says "
         "why); unchanged (PyPI serial had not moved: the document stored earlier)",
     )
-    payload: pl.String = pa.Field(nullable=True, description="the JSON as received; null when there was none")
+    document_id: pl.Int64 = pa.Field(
+        nullable=True,
+        description="the raw_documents row holding the JSON as received; null when there was none",
+    )
+
+    class Config(_Strict):
+        pass
+
+
+class RawDocument(pa.DataFrameModel):
+    """A document a source returned, stored once however many dates and records received it."""
+
+    document_id: pl.Int64 = pa.Field(unique=True, ge=1, description="numbered in the order first stored")
+    digest: pl.String = pa.Field(
+        unique=True,
+        str_length={"min_value": 32, "max_value": 32},
+        description="the first 16 bytes of the SHA-256 of the payload's UTF-8 text, in hex",
+    )
+    payload: pl.String = pa.Field(
+        description="compact JSON text exactly as received (a lone surrogate kept as its JSON escape)"
+    )
 
     class Config(_Strict):
         pass
@@ -332,7 +363,7 @@ class GuardResultRow(pa.DataFrameModel):
         unique = ["run_id", "guard"]
 
 
-class WeeklyCommit(pa.DataFrameModel):
+class WeeklyCommit(_StrictModel):
     """One package's commits in one week, from the latest snapshot whose 52-week array counts that week
     (warehouse/stitching.py)."""
 
@@ -368,7 +399,7 @@ ATTRIBUTES = [
 ]
 
 
-class AttributeInterval(pa.DataFrameModel):
+class AttributeInterval(_StrictModel):
     """One value a package's attribute held from one snapshot date until (exclusive) another."""
 
     package_id: pl.Int64 = pa.Field(ge=1)
@@ -405,7 +436,7 @@ def _delta(what: str, days: int, bound: float | None = None) -> Any:
     )
 
 
-class PackageDelta(pa.DataFrameModel):
+class PackageDelta(_StrictModel):
     """One scored package on a snapshot date: stars, activity score and 52-week commits, and their change
     over 7, 30 and 90 days."""
 
@@ -430,7 +461,7 @@ class PackageDelta(pa.DataFrameModel):
 
 # pandera puts a model's columns base classes first, so a health model inherits the date, then its key,
 # then the shared counts: the two health tables state their common columns once.
-class _Dated(pa.DataFrameModel):
+class _Dated(_StrictModel):
     snapshot_date: pl.Date = pa.Field(description="the snapshot date")
 
 
@@ -477,7 +508,7 @@ class GridHealth(_Health, _GridKey):
         unique = [SNAPSHOT_DATE, "grid_id"]
 
 
-class StatusTransition(pa.DataFrameModel):
+class StatusTransition(_StrictModel):
     """A package whose status on a snapshot date differs from its status on the previous snapshot date (the
     latest earlier date with scores; a package absent that date has no transition)."""
 
@@ -496,7 +527,7 @@ class StatusTransition(pa.DataFrameModel):
         unique = [SNAPSHOT_DATE, "package_id"]
 
 
-class ReleaseCadence(pa.DataFrameModel):
+class ReleaseCadence(_StrictModel):
     """One package's PyPI project (found that date) on a snapshot date: how often it releases. Only
     non-yanked releases with an upload time count."""
 
@@ -522,7 +553,7 @@ class ReleaseCadence(pa.DataFrameModel):
         unique = [SNAPSHOT_DATE, "package_id"]
 
 
-class DjangoSupport(pa.DataFrameModel):
+class DjangoSupport(_StrictModel):
     """One Django version on a snapshot date: the packages whose PyPI project declares it with a
     `Framework :: Django :: X.Y` (or `:: X`) classifier."""
 
@@ -537,7 +568,7 @@ class DjangoSupport(pa.DataFrameModel):
         unique = [SNAPSHOT_DATE, "django_version"]
 
 
-class PackageContributors(pa.DataFrameModel):
+class PackageContributors(_StrictModel):
     """One listed package on a snapshot date: a contributor-concentration proxy from djangopackages'
     participants."""
 
@@ -566,6 +597,7 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "daily_grid_percentiles": DailyGridPercentile,
     "rejected_records": RejectedRecord,
     "raw_records": RawRecord,
+    "raw_documents": RawDocument,
     "raw_requests": RawRequest,
     "ingest_runs": IngestRun,
     "guard_results": GuardResultRow,

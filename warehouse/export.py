@@ -28,7 +28,7 @@ MANIFEST = "manifest.json"
 FORMAT = "dpw-export"  # the manifest's mark: a directory holding it is an export this may replace
 # Not exported: raw data as received (payloads only the pipeline reads; far larger than the rest) and the
 # migration ledger (not part of the public contract).
-EXCLUDED = ("raw_records", "raw_requests", "schema_migrations")
+EXCLUDED = ("raw_records", "raw_documents", "raw_requests", "schema_migrations")
 # Dated, but logs: a run's rows are not a date's state, and a date has as many as it had runs.
 LOGS = ("ingest_runs", "guard_results")
 _CATALOG = "dpw"

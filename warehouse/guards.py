@@ -16,6 +16,7 @@ from datetime import date
 from typing import Literal
 
 from warehouse.parsing import CATEGORY_FIELDS, GRID_FIELDS, PACKAGE_FIELDS
+from warehouse.raw import RAW_TEXT
 from warehouse.store import Warehouse
 
 Level = Literal["ok", "warn", "fail"]
@@ -128,10 +129,10 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
     )
     # The capture writes these rows itself; still, a payload that is not JSON must not stop the guards.
     pages = wh.query(
-        """
+        f"""
         WITH pages AS (
             SELECT record_key AS path, status, CASE WHEN json_valid(payload) THEN payload END AS doc
-            FROM raw_records WHERE snapshot_date = $d AND source = $p
+            FROM {RAW_TEXT} r WHERE snapshot_date = $d AND source = $p
         )
         SELECT path, status,
                json_extract_string(doc, '$.list') AS list,
@@ -150,9 +151,9 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
             # Every page repeats its list's count, which can grow mid-crawl: the largest is the one to reach.
             reported[name] = max(count, reported.get(name, count))
     keys = wh.query(
-        """
+        f"""
         WITH records AS (
-            SELECT source, payload FROM raw_records
+            SELECT source, payload FROM {RAW_TEXT} r
             WHERE snapshot_date = $d AND source IN (SELECT unnest($s))
               AND json_valid(payload) AND json_type(payload) = 'OBJECT'
         )

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import polars as pl
 
-from warehouse import history
+from warehouse import history, raw
 from warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
 
 # Every table a run writes for its date, in the order they are replaced. Raw first: a published date's
-# tables are always a function of the raw published with them.
+# tables are always a function of the raw published with them. raw_records brings the raw_documents its rows
+# reference (warehouse.raw.publish_raw): only those the warehouse does not hold yet are copied.
 PUBLISHED_TABLES = (
     "raw_records",
     "raw_requests",
@@ -82,8 +83,12 @@ def seed(staged: Warehouse, source: Path, day: date) -> dict[str, int]:
     """Copy ``day``'s raw rows from ``source`` (the warehouse, or a kept staging file) into ``staged``,
     so a recompute works on a file of its own."""
     with Warehouse(source, read_only=True) as origin:
-        frames = {table: origin.partition(table, day) for table in RAW_TABLES}
-    return staged.replace_partitions(day, frames)
+        records = raw.raw_rows(origin, day)
+        requests = origin.partition("raw_requests", day)
+    with staged.transaction():
+        written = {"raw_records": raw.replace_raw(staged, day, records)}
+        written.update(staged.replace_partitions(day, {"raw_requests": requests}))
+    return written
 
 
 def publish(
@@ -106,6 +111,9 @@ def publish(
         try:
             with wh.transaction() as conn:
                 for table in tables:
+                    if table == "raw_records":
+                        written[table] = raw.publish_raw(conn, "staged", day)
+                        continue
                     columns = ", ".join(f'"{c}"' for c in wh.columns(table))
                     conn.execute(f'DELETE FROM main."{table}" WHERE snapshot_date = ?', [day])
                     conn.execute(

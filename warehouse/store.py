@@ -356,13 +356,24 @@ class Warehouse:
         ``scope`` narrows what is deleted in a table that several assets share (for example
         ``{"rejected_records": ("source", ["djangopackages/packages"])}``): only rows of that date whose
         column value is in the list are replaced. Nothing is written unless every frame fits its table.
+        A ``raw_records`` frame may be a raw frame (``warehouse.raw.RAW_SCHEMA``: payload text instead of
+        ``document_id``): its documents are then stored once each (``warehouse.raw.replace_raw``).
         """
+        from warehouse import raw  # raw builds on this module
+
         scope = scope or {}
         for table, frame in frames.items():
-            self._check_frame(table, frame, snapshot_date)
+            if not (table == "raw_records" and "payload" in frame.columns):
+                self._check_frame(table, frame, snapshot_date)
         written = {}
         with self.transaction() as conn:
             for table, frame in frames.items():
+                if table == "raw_records" and "payload" in frame.columns:
+                    column, values = scope.get(table, ("source", None))
+                    if column != "source":
+                        raise WarehouseError(f"raw_records is replaced by source, not by {column}")
+                    written[table] = raw.replace_raw(self, snapshot_date, frame, values)
+                    continue
                 where = "snapshot_date = $d"
                 params: dict[str, object] = {"d": snapshot_date}
                 if table in scope:

@@ -190,7 +190,7 @@ def test_export_reads_back_with_polars_and_duckdb(captured, tmp_path):
         everything = set(wh.query("SELECT table_name FROM information_schema.tables")["table_name"])
         expected = {name: wh.query(f'SELECT * FROM "{name}"') for name in tables}
     # Every table and view but raw data and the migration ledger, whichever migrations made them.
-    assert set(tables) == everything - {"raw_records", "raw_requests", "schema_migrations"}
+    assert set(tables) == everything - {"raw_records", "raw_documents", "raw_requests", "schema_migrations"}
     assert tables["package_snapshots"]["path"] == "package_snapshots"
     assert tables["daily_package_metrics"]["partitioned_by"] == "snapshot_date"
     assert tables["packages"]["path"] == "packages.parquet"

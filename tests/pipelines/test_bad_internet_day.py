@@ -39,6 +39,7 @@ from pipelines.replay.server import ReplayServer
 from pipelines.runner import IngestRefused, IngestResult, run_date
 from pipelines.settings import Settings
 from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
+from warehouse.raw import RAW_TEXT
 from warehouse.store import Warehouse
 
 PACKAGES = 1000
@@ -161,7 +162,9 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Day:
                 "ingest_runs",
                 "guard_results",
             ):
-                tables[table] = wh.query(f"SELECT * FROM {table}")  # noqa: S608 - fixed names
+                # Raw rows with their payload text, as the pipeline reads them back.
+                relation = f"{RAW_TEXT} r" if table == "raw_records" else table
+                tables[table] = wh.query(f"SELECT * FROM {relation}")  # noqa: S608 - fixed names
     print(  # the figures for the closing note (pytest -s)
         f"\nbad internet day: {seconds:.1f} s, refused={refused!r}\n"
         f"rate faults: {rate_faults}\nserved: {served}"

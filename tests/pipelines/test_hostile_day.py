@@ -47,6 +47,7 @@ from pipelines.replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE, sample_packages
 from tests.warehouse.test_hostile import DAY, HOSTILE, _corpus, _meets, _public
 from warehouse.identifiers import normalize_name
+from warehouse.raw import RAW_TEXT
 from warehouse.store import Warehouse
 
 DPW = Path(sys.executable).with_name("dpw")
@@ -481,7 +482,7 @@ def test_the_hostile_day_publishes_with_exit_0_and_its_counts_add_up_per_source(
 
 def test_every_hostile_package_record_ends_where_it_is_expected_end_to_end(day: Day):
     corpus = _corpus("packages.jsonl")
-    raw = query(day, "SELECT payload FROM raw_records WHERE snapshot_date = $d AND source = $s", s=PACKAGES)
+    raw = query(day, f"SELECT payload FROM {RAW_TEXT} r WHERE snapshot_date = $d AND source = $s", s=PACKAGES)
     # Served verbatim and captured whole: raw holds every corpus, padding and canary record as written.
     served = Counter(canonical(p) for p in raw.get_column("payload"))
     assert served == Counter(json.dumps(r, sort_keys=True) for r in day.served.packages)
@@ -580,7 +581,7 @@ def test_no_url_in_any_record_or_answer_is_contacted(day: Day):
     # The canary's address was in front of the pipeline: in what it captured from every source.
     found = query(
         day,
-        "SELECT source, count(*) FROM raw_records WHERE snapshot_date = $d AND contains(payload, $a) GROUP BY 1",
+        f"SELECT source, count(*) FROM {RAW_TEXT} r WHERE snapshot_date = $d AND contains(payload, $a) GROUP BY 1",
         a="127.0.0.2:",
     )
     assert set(dict(found.rows())) >= {PACKAGES, "djangopackages/grids", REPOSITORIES, PROJECTS}, found

@@ -34,8 +34,13 @@ def old_style(path: Path, rows: int = 3) -> Path:
     format), the migrations applied, rows inserted."""
     conn = legacy_warehouse(path)
     conn.execute(
-        "INSERT INTO raw_records SELECT ?::DATE, 'djangopackages/packages', i::VARCHAR, 'ok', "
-        '\'{"id": \' || i || \', "title": "caf\u00e9 \u2603"}\' FROM range(?) t(i)',
+        "INSERT INTO raw_documents SELECT i + 1, left(sha256(p), 32), p FROM (SELECT i, "
+        '\'{"id": \' || i || \', "title": "caf\u00e9 \u2603"}\' AS p FROM range(?) t(i))',
+        [rows],
+    )
+    conn.execute(
+        "INSERT INTO raw_records SELECT ?::DATE, 'djangopackages/packages', i::VARCHAR, 'ok', i + 1 "
+        "FROM range(?) t(i)",
         [DAY, rows],
     )
     conn.execute(
@@ -129,7 +134,9 @@ def test_upgrade_rewrites_an_old_warehouse_once_with_every_row(tmp_path: Path) -
     done = fileformat.upgrade(path)
     assert done.upgraded and done.found == "v2.0.0+" and done.wanted == "v1.4.0"
     assert (done.tables, done.views) == (kinds.count("table"), kinds.count("view")) == (len(kinds) - 5, 5)
-    assert done.rows == 2000 + 1 + len(migrations())
+    assert done.rows == 2000 + 2000 + 1 + len(
+        migrations()
+    )  # raw rows, their documents, a guard row, the ledger
     assert "DuckDB 1.4.0 and later open it" in done.describe()
     assert stored_format(path) == "v1.4.0+"
     with Warehouse(path, read_only=True) as wh:
@@ -181,7 +188,7 @@ def test_checksums_see_a_changed_value(tmp_path: Path) -> None:
     path = old_style(tmp_path / "warehouse.duckdb")
     with Warehouse(path) as wh:
         first = fileformat.checksums(wh.conn, "warehouse")
-        wh.conn.execute("UPDATE raw_records SET payload = NULL WHERE record_key = '1'")
+        wh.conn.execute("UPDATE raw_records SET document_id = NULL WHERE record_key = '1'")
         second = fileformat.checksums(wh.conn, "warehouse")
     assert first["raw_records"][0] == second["raw_records"][0]
     assert first["raw_records"][1] != second["raw_records"][1]

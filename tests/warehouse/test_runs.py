@@ -23,7 +23,7 @@ def filled(warehouse):
             [day],
         )
         warehouse.conn.execute(
-            "INSERT INTO raw_records SELECT ?, source, k, 'ok', '{}' FROM (VALUES "
+            "INSERT INTO raw_records SELECT ?, source, k, 'ok', NULL FROM (VALUES "
             "('djangopackages/packages', '1'), ('djangopackages/packages', '2'), ('djangopackages/packages', 'x'), "
             "('djangopackages/categories', '7'), ('github/repository', 'a/one'), ('github/participation', 'a/one')) "
             "t(source, k)",
