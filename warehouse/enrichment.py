@@ -18,7 +18,7 @@ import polars as pl
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from warehouse import contracts
-from warehouse.parsing import Field, Parsed, decode, quarantine, read_records
+from warehouse.parsing import Field, Parsed, decode_all, quarantine, read_records, without_gc
 
 REPOSITORY_SOURCE = "github/repository"
 PYPI_SOURCE = "pypi/project"
@@ -94,6 +94,7 @@ def _read_by_status(
     return pl.concat([docs, others], how="diagonal_relaxed").sort("record_key", maintain_order=True)
 
 
+@without_gc
 def parse_repositories(
     raw_repos: pl.DataFrame, raw_participation: pl.DataFrame, snapshot_date: date
 ) -> Parsed:
@@ -162,7 +163,7 @@ def _django_versions(classifiers: pl.Expr) -> pl.Expr:
 def _release_files(raw: pl.DataFrame, decoded: list[tuple[Any, str | None]]) -> Iterator[dict[str, Any]]:
     """One item per file of every release of every document (the first document of a name only)."""
     seen = set()
-    for name, (doc, _) in zip(raw.get_column("record_key"), decoded, strict=True):
+    for name, (doc, _) in zip(raw.get_column("record_key").to_list(), decoded, strict=True):
         releases = doc.get("releases") if isinstance(doc, dict) and name not in seen else None
         seen.add(name)
         if not isinstance(releases, dict):
@@ -174,6 +175,7 @@ def _release_files(raw: pl.DataFrame, decoded: list[tuple[Any, str | None]]) -> 
                 yield {"pypi_name": name, "version": version, "file": file}
 
 
+@without_gc
 def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataFrame]:
     """(pypi_projects rows with the rejected documents, source ``pypi/project``; release_snapshots rows of the
     accepted projects) from raw PyPI JSON documents.
@@ -183,20 +185,16 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
     look recent.
     """
     documents = raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS))
-    decoded = [decode(payload) for payload in documents.get_column("payload")]
+    decoded = decode_all(documents.get_column("payload").to_list())
     items = list(_release_files(documents, decoded))
-    files = read_records(
-        pl.DataFrame(
-            {
-                "pypi_name": [i["pypi_name"] for i in items],
-                "_is_file": [isinstance(i["file"], dict) for i in items],
-            },
-            schema={"pypi_name": pl.String, "_is_file": pl.Boolean},
-        ).with_columns(pl.lit(None, pl.String).alias("payload")),
-        _FILE_FIELDS,
-        snapshot_date,
-        decoded=[(i, None) for i in items],
-    )
+    item_frame = pl.DataFrame(
+        {
+            "pypi_name": [i["pypi_name"] for i in items],
+            "_is_file": [isinstance(i["file"], dict) for i in items],
+        },
+        schema={"pypi_name": pl.String, "_is_file": pl.Boolean},
+    ).with_columns(pl.lit(None, pl.String).alias("payload"))
+    files = read_records(item_frame, _FILE_FIELDS, snapshot_date, decoded=[(i, None) for i in items])
     usable = pl.col("_reasons").list.len() == 0
     releases = (
         files.filter(usable)

@@ -13,19 +13,26 @@ model (every failure reported), whose failures are rejected as well.
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import pandera.polars as pa
 import polars as pl
+import pyarrow  # type: ignore[import-untyped]
 
 from warehouse import contracts, identifiers
 from warehouse.scoring import sanitize_weeks
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 Kind = Literal[
     "int", "text", "name", "url", "bool", "timestamp", "link", "links", "strings", "weeks", "object"
@@ -91,12 +98,51 @@ def _int_or_float(digits: str) -> int | float:
     return int(digits) if not limit or len(digits) <= limit else float(digits)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cycle collector off while documents are decoded and read: JSON makes no cycles, and every
+    collection would walk the millions of objects a day's documents are, again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def without_gc(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` run with the cycle collector off (``gc_paused``) until it has returned, so that the
+    documents it decoded are freed (by reference counting) before the collector runs again: re-enabled
+    while they are alive, its first collections would walk them all."""
+
+    @functools.wraps(function)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        with gc_paused():
+            return function(*args, **kwargs)
+
+    return paused
+
+
+def decode_all(payloads: Iterable[str | None]) -> list[tuple[Any, str | None]]:
+    """``decode`` of every payload."""
+    with gc_paused():
+        return [decode(payload) for payload in payloads]
+
+
 def decode(payload: str | None) -> tuple[Any, str | None]:
     """(the JSON object, None), or (None, why the payload is not one)."""
     if payload is None:
         return None, "payload: missing"
     try:
-        doc = json.loads(payload, parse_int=_int_or_float)
+        try:
+            # The C scanner reads integers itself unless told otherwise; only an integer too long for
+            # int() (a plain ValueError, not a JSONDecodeError) needs the slower reading that keeps it.
+            doc = json.loads(payload)
+        except json.JSONDecodeError:
+            raise
+        except ValueError:
+            doc = json.loads(payload, parse_int=_int_or_float)
     except (ValueError, RecursionError) as err:
         return None, f"payload: not JSON ({str(err)[:80]})"
     if not isinstance(doc, dict):
@@ -113,7 +159,17 @@ def _text(value: Any) -> tuple[str | None, bool]:
     has no UTF-8 form, was replaced by U+FFFD."""
     if value is None:
         return None, False
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is int:  # what json.dumps writes for an int, without its encoder
+        return str(value), False
+    elif kind is bool:
+        return ("true" if value else "false"), False
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if text.isascii():  # no surrogate can hide in ASCII text
+        return text, False
     fixed = _SURROGATE.sub("\ufffd", text)
     return fixed, fixed != text
 
@@ -145,42 +201,128 @@ def _walk(value: Any, parts: tuple[str, ...]) -> tuple[str, Any]:
     return _json_type(value), value
 
 
-def _cells(doc: Any, fields: list[Field]) -> dict[str, Any]:
-    """One row of cells: per field its JSON type, its text, for lists the text of every element (null where
-    the element is not a string), and whether a lone surrogate was replaced."""
-    row: dict[str, Any] = {}
-    for f in fields:
-        path = _Path.of(f.key)
-        kind, value = _walk(doc, path.head)  # a missing document is "null" all the way down
-        text, fixed = (value, False) if kind == "shape" else _text(value)
-        items = None
-        if kind == "array" and f.kind in ("links", "strings"):
-            items = []
-            for element in value:
-                item_kind, item = _walk(element, path.item) if path.item else (_json_type(element), element)
-                item_text, item_fixed = _text(item) if item_kind == "string" else (None, False)
-                items.append(item_text)
-                fixed = fixed or item_fixed
-        row |= {
-            f"_t_{f.column}": kind,
-            f"_x_{f.column}": text,
-            f"_i_{f.column}": items,
-            f"_f_{f.column}": fixed,
-        }
-    return row
+Cell = tuple[str, str | None, list[str | None] | None, bool]
+
+
+def _cell(doc: Any, path: _Path, listed: bool, untold: str | None = None) -> Cell:
+    """One field's cell: its JSON type, its text, for lists (``listed``: a links or strings field) the text of
+    every element (null where the element is not a string), and whether a lone surrogate was replaced.
+
+    A value of the JSON type ``untold`` has no text: the field's rule never reads it (an object's whole JSON,
+    for a field that only asks whether it is one; a list read element by element), and writing it out is
+    most of the cost. A list still counts a lone surrogate anywhere in it as replaced."""
+    kind, value = _walk(doc, path.head)  # a missing document is "null" all the way down
+    if kind == "shape":
+        return kind, value, None, False
+    return _cell_of(kind, value, path, listed, untold)
+
+
+def _cell_of(kind: str, value: Any, path: _Path, listed: bool, untold: str | None) -> Cell:
+    if kind != untold:
+        text, fixed = _text(value)
+    elif kind == "array":
+        text, fixed = None, _text(value)[1]
+    else:
+        text, fixed = None, False
+    items = None
+    if listed and kind == "array":
+        items = []
+        for element in value:
+            item_kind, item = _walk(element, path.item) if path.item else (_json_type(element), element)
+            item_text, item_fixed = _text(item) if item_kind == "string" else (None, False)
+            items.append(item_text)
+            fixed = fixed or item_fixed
+    return kind, text, items, fixed
+
+
+# The JSON type whose text a kind's rule never reads (see _cell).
+_UNTOLD = {"object": "object", "links": "array", "strings": "array"}
+_OFF_PATH = object()  # a document that is not an object down a field's path (see _walk)
+
+
+def _field_cells(
+    docs: list[Any], f: Field, values_at: Callable[[tuple[str, ...]], list[Any]]
+) -> list[pl.Series]:
+    """The four cell columns of field ``f`` for every document, as ``_cell`` gives them, with the common
+    cases (objects down the path to a string, integer, boolean or null) read in bulk. ``values_at``: every
+    document's value at a path, ``_OFF_PATH`` where the path runs into something that is not an object."""
+    path = _Path.of(f.key)
+    listed = f.kind in ("links", "strings")
+    untold = _UNTOLD.get(f.kind)
+    values = values_at(path.head)
+    texts = [
+        value
+        if type(value) is str and value.isascii()
+        else None
+        if value is None
+        else str(value)
+        if type(value) is int
+        else ("true" if value else "false")
+        if type(value) is bool
+        else _OFF_PATH
+        for value in values
+    ]
+    kinds = [_PLAIN_KINDS.get(type(value), "") for value in values]
+    items: list[list[str | None] | None] = [None] * len(values)
+    fixed = [False] * len(values)
+    for i in [i for i, text in enumerate(texts) if text is _OFF_PATH]:
+        value = values[i]
+        if value is _OFF_PATH:
+            cell = _cell(docs[i], path, listed, untold)
+        elif type(value) is list and listed and path.item is None and all(type(e) is str for e in value):
+            # A list of strings: a surrogate can only be in its elements, so the list needs no writing out.
+            elements = [e if e.isascii() else _text(e)[0] for e in value]
+            replaced = any(not e.isascii() and _text(e)[1] for e in value)
+            cell = ("array", None, elements, replaced)
+        else:
+            cell = _cell_of(_json_type(value), value, path, listed, untold)
+        kinds[i], texts[i], items[i], fixed[i] = cell
+    return [
+        pl.Series(f"_t_{f.column}", kinds, dtype=pl.String),
+        pl.Series(f"_x_{f.column}", texts, dtype=pl.String),
+        _string_lists(f"_i_{f.column}", items)
+        if listed
+        else pl.Series(f"_i_{f.column}", dtype=pl.List(pl.String)).extend_constant(None, len(items)),
+        pl.Series(f"_f_{f.column}", fixed, dtype=pl.Boolean),
+    ]
+
+
+_PLAIN_KINDS = {str: "string", type(None): "null", int: "integer", bool: "boolean"}
+
+
+def _string_lists(name: str, lists: list[list[str | None] | None]) -> pl.Series:
+    """A List(String) column, built as one Arrow array (polars builds a Series per list otherwise)."""
+    offsets, flat, absent = [0], [], []
+    for entries in lists:
+        if entries is None:
+            absent.append(True)
+        else:
+            absent.append(False)
+            flat.extend(entries)
+        offsets.append(len(flat))
+    array = pyarrow.LargeListArray.from_arrays(
+        pyarrow.array(offsets, pyarrow.int64()),
+        pyarrow.array(flat, pyarrow.large_string()),
+        mask=pyarrow.array(absent, pyarrow.bool_()),
+    )
+    return pl.Series(name, array).cast(pl.List(pl.String))
 
 
 def _read_cells(docs: Iterable[Any], fields: list[Field]) -> pl.DataFrame:
-    """The cells of ``fields`` for each decoded document (None for a record that is not one)."""
-    schema: dict[str, pl.DataType] = {}
-    for f in fields:
-        schema |= {
-            f"_t_{f.column}": pl.String(),
-            f"_x_{f.column}": pl.String(),
-            f"_i_{f.column}": pl.List(pl.String),
-            f"_f_{f.column}": pl.Boolean(),
-        }
-    return pl.DataFrame([_cells(doc, fields) for doc in docs], schema=schema)
+    """The cells of ``fields`` for each decoded document (None for a record that is not one): per field
+    ``_t_`` its JSON type, ``_x_`` its text, ``_i_`` its elements' texts, ``_f_`` whether one was fixed."""
+    walked: dict[tuple[str, ...], list[Any]] = {(): list(docs)}
+
+    def values_at(parts: tuple[str, ...]) -> list[Any]:
+        # Fields under one object (info.version, info.license, ...) walk to it once.
+        if parts not in walked:
+            walked[parts] = [
+                value.get(parts[-1]) if type(value) is dict else _OFF_PATH for value in values_at(parts[:-1])
+            ]
+        return walked[parts]
+
+    documents = walked[()]
+    return pl.DataFrame([series for f in fields for series in _field_cells(documents, f, values_at)])
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -217,6 +359,10 @@ class _Judged:
     value: pl.Expr  # the typed value; only used where problem is null
     problem: pl.Expr  # why the value is unusable (words for "{key}: {problem} ({text})"), else null
     repairs: tuple[pl.Expr, ...]  # notes on what was repaired, each null when nothing was
+    # Intermediate columns the expressions above read, computed before them, one step after another: an
+    # expression used twice would otherwise be planned and evaluated twice, and a nested one (the cleaned
+    # text inside every condition) many times over.
+    steps: tuple[pl.Expr, ...] = ()
 
 
 def _judge(f: Field, latest: datetime) -> _Judged:
@@ -230,20 +376,33 @@ def _judge(f: Field, latest: datetime) -> _Judged:
         words = f"{f.key}: {words}"
         return pl.when(condition).then(pl.format(words, *args) if args else pl.lit(words))
 
+    steps: list[pl.Expr] = []
+
+    def keep(expr: pl.Expr, name: str) -> pl.Expr:
+        """``expr`` as a column computed once, in a step before the ones that read it."""
+        column = f"_k_{f.column}_{name}"
+        steps.append(expr.alias(column))
+        return pl.col(column)
+
     surrogates = note(fixed, "lone surrogates replaced by U+FFFD")
     # Every kind builds these its own way: a chain of conditions, a list or a tuple of notes.
     problem: pl.Expr
     repairs: Sequence[pl.Expr]
     match f.kind:
         case "int":
-            stripped = text.str.strip_chars()
-            number = stripped.cast(pl.Float64, strict=False)
-            numeric = kind.is_in(["integer", "number"]) | (
-                is_string & stripped.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+            stripped = keep(text.str.strip_chars(), "stripped")
+            number = keep(stripped.cast(pl.Float64, strict=False), "number")
+            numeric = keep(
+                kind.is_in(["integer", "number"])
+                | (is_string & stripped.str.contains(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")),
+                "numeric",
             )
             fraction = number.is_nan() | (number.is_finite() & (number != number.floor()))
             huge = number.is_infinite() | (number.abs() > MAX_INTEGER)
-            value = pl.coalesce(stripped.cast(pl.Int64, strict=False), number.cast(pl.Int64, strict=False))
+            value = keep(
+                pl.coalesce(stripped.cast(pl.Int64, strict=False), number.cast(pl.Int64, strict=False)),
+                "value",
+            )
             low = value < f.minimum if f.minimum is not None else pl.lit(False)
             problem = (
                 pl.when(present & (~numeric | fraction))
@@ -254,19 +413,19 @@ def _judge(f: Field, latest: datetime) -> _Judged:
                 .then(pl.lit(f"below {f.minimum}"))
             )
             converted = note(numeric & (kind != "integer"), "the {} {} read as an integer", kind, text)
-            return _Judged(value, problem, (converted,))
+            return _Judged(value, problem, (converted,), tuple(steps))
         case "bool":
             problem = pl.when(present & (kind != "boolean")).then(pl.lit("not true or false"))
             return _Judged(text == "true", problem, ())
         case "text" | "name" | "url":
-            cleaned = _clean(text, keep_lines=f.kind == "text")
+            cleaned = keep(_clean(text, keep_lines=f.kind == "text"), "cleaned")
             controls = cleaned.str.len_chars() < text.str.len_chars()
             credentials = cleaned.str.contains(_CREDENTIALS) if f.kind == "url" else pl.lit(False)
             if f.kind == "url":
-                cleaned = cleaned.str.replace(_CREDENTIALS, "${1}")
-            scheme = cleaned.str.extract(_SCHEME, 1).str.to_lowercase()
-            blank = cleaned.str.strip_chars() == ""
-            too_long = cleaned.str.len_chars() > max_chars
+                cleaned = keep(cleaned.str.replace(_CREDENTIALS, "${1}"), "uncredentialed")
+            blank = keep(cleaned.str.strip_chars() == "", "blank")
+            length = keep(cleaned.str.len_chars(), "length")
+            too_long = length > max_chars
             problem = (
                 pl.when(present & ~is_string)
                 .then(pl.lit("not text"))
@@ -276,6 +435,7 @@ def _judge(f: Field, latest: datetime) -> _Judged:
             if f.kind != "text":  # a name or link cut short would name something else
                 problem = problem.when(too_long).then(pl.lit(f"longer than {max_chars:,} characters"))
             if f.kind == "url":
+                scheme = keep(cleaned.str.extract(_SCHEME, 1).str.to_lowercase(), "scheme")
                 problem = problem.when(scheme.is_not_null() & ~scheme.is_in(URL_SCHEMES)).then(
                     pl.format("not a web or repository address (scheme {})", scheme)
                 )
@@ -285,13 +445,11 @@ def _judge(f: Field, latest: datetime) -> _Judged:
                 note(credentials, "credentials removed"),
             ]
             if f.kind == "text":
-                repairs.append(
-                    note(too_long, "cut to {} of {} characters", pl.lit(max_chars), cleaned.str.len_chars())
-                )
+                repairs.append(note(too_long, "cut to {} of {} characters", pl.lit(max_chars), length))
                 cleaned = cleaned.str.slice(0, max_chars)
-            return _Judged(pl.when(~blank).then(cleaned), problem, tuple(repairs))
+            return _Judged(pl.when(~blank).then(cleaned), problem, tuple(repairs), tuple(steps))
         case "timestamp":
-            moment = parse_timestamp(pl.when(is_string).then(text.str.strip_chars()))
+            moment = keep(parse_timestamp(pl.when(is_string).then(text.str.strip_chars())), "moment")
             problem = (
                 pl.when(present & moment.is_null())
                 .then(pl.lit("not an ISO-8601 time"))
@@ -300,13 +458,13 @@ def _judge(f: Field, latest: datetime) -> _Judged:
                 .when(moment < EARLIEST)
                 .then(pl.lit("before 1970"))
             )
-            return _Judged(moment, problem, ())
+            return _Judged(moment, problem, (), tuple(steps))
         case "link":
-            value = identifiers.linked_id(pl.when(is_string).then(text), f.resource)
+            value = keep(identifiers.linked_id(pl.when(is_string).then(text), f.resource), "id")
             problem = pl.when(present & value.is_null()).then(pl.lit("not a link to an API resource"))
-            return _Judged(value, problem, (surrogates,))
+            return _Judged(value, problem, (surrogates,), tuple(steps))
         case "links":
-            ids = items.list.eval(identifiers.linked_id(pl.element(), f.resource))
+            ids = keep(items.list.eval(identifiers.linked_id(pl.element(), f.resource)), "ids")
             problem = pl.when(present & (kind != "array")).then(
                 pl.lit("not a list of links to API resources")
             )
@@ -314,14 +472,19 @@ def _judge(f: Field, latest: datetime) -> _Judged:
             dropped = note(
                 unlinked > 0, "{} entries that are not links to {} dropped", unlinked, pl.lit(f.resource)
             )
-            return _Judged(ids.list.drop_nulls(), problem, (dropped,))
+            return _Judged(ids.list.drop_nulls(), problem, (dropped,), tuple(steps))
         case "strings":
             entry = pl.element()
             commas = is_string & (text.str.strip_chars() != "") if f.comma_list else pl.lit(False)
-            entries = pl.when(kind == "array").then(items).when(commas).then(text.str.split(","))
+            entries = keep(
+                pl.when(kind == "array").then(items).when(commas).then(text.str.split(",")), "entries"
+            )
             cleaned = entries.list.eval(_clean(entry).str.strip_chars())
-            kept = cleaned.list.eval(
-                entry.filter(entry.is_not_null() & (entry != "") & (entry.str.len_chars() <= max_chars))
+            kept = keep(
+                cleaned.list.eval(
+                    entry.filter(entry.is_not_null() & (entry != "") & (entry.str.len_chars() <= max_chars))
+                ),
+                "kept",
             )
             usable = (kind == "array") | (is_string & pl.lit(f.comma_list))
             problem = pl.when(present & ~usable).then(pl.lit("not a list of strings"))
@@ -340,10 +503,10 @@ def _judge(f: Field, latest: datetime) -> _Judged:
                     pl.lit(max_chars),
                 ),
             )
-            return _Judged(kept, problem, repairs)
+            return _Judged(kept, problem, repairs, tuple(steps))
         case "weeks":
             usable = kind.is_in(["array", "string"])
-            info = sanitize_weeks(pl.when(usable).then(text))
+            info = keep(sanitize_weeks(pl.when(usable).then(text)), "weeks")
             problem = pl.when(present & ~usable).then(pl.lit("not a list of weekly counts"))
             repaired = note(
                 info.struct.field("repaired"),
@@ -354,10 +517,11 @@ def _judge(f: Field, latest: datetime) -> _Judged:
                 .otherwise(pl.lit("")),
                 info.struct.field("n_invalid"),
             )
-            return _Judged(info.struct.field("weeks"), problem, (repaired,))
+            return _Judged(info.struct.field("weeks"), problem, (repaired,), tuple(steps))
         case "object":
+            # Only whether it is one: its text is not read (see _cell), its fields are their own Fields.
             problem = pl.when(present & (kind != "object")).then(pl.lit("not an object"))
-            return _Judged(text, problem, ())
+            return _Judged(pl.when(kind == "object").then(pl.lit(True)), problem, ())
     raise ValueError(f"unknown field kind {f.kind!r}")
 
 
@@ -365,23 +529,41 @@ def _judge_cells(cells: pl.DataFrame, fields: list[Field], snapshot_date: date) 
     """One typed column per field, ``_reasons`` (why the record is unusable: an unusable required field) and
     ``repairs`` (what was repaired, and the optional fields that were unusable and stored as null)."""
     latest = _latest_credible(snapshot_date)
+    judged = [(f, _judge(f, latest)) for f in fields]
+    frame = cells
+    # Each field's intermediate columns, step by step (a field's step reads only its earlier ones), then its
+    # value, problem and repair notes once each, then the rows' typed columns and lists of words.
+    for depth in range(max((len(j.steps) for _, j in judged), default=0)):
+        frame = frame.with_columns(j.steps[depth] for _, j in judged if depth < len(j.steps))
+    frame = frame.with_columns(
+        expr
+        for f, j in judged
+        for expr in (
+            j.value.alias(f"_v_{f.column}"),
+            j.problem.alias(f"_p_{f.column}"),
+            *(r.alias(f"_r_{f.column}_{i}") for i, r in enumerate(j.repairs)),
+        )
+    )
     typed, reasons, repairs = [], [], []
-    for f in fields:
-        judged = _judge(f, latest)
+    for f, j in judged:
         kind, text = pl.col(f"_t_{f.column}"), pl.col(f"_x_{f.column}")
+        problem = pl.col(f"_p_{f.column}")
         shown = _clean(text).str.slice(0, 80)
-        typed.append(pl.when(judged.problem.is_null()).then(judged.value).alias(f.column))
+        typed.append(pl.when(problem.is_null()).then(pl.col(f"_v_{f.column}")).alias(f.column))
         if f.required:
             missing = (kind == "null") | ((kind == "string") & (text.str.strip_chars() == ""))
             reasons.append(
                 pl.when(missing)
                 .then(pl.lit(f"{f.key}: missing"))
-                .otherwise(pl.format(f"{f.key}: {{}} ({{}})", judged.problem, shown))
+                .otherwise(pl.format(f"{f.key}: {{}} ({{}})", problem, shown))
             )
         else:
-            repairs.append(pl.format(f"{f.key}: {{}} ({{}}); stored as null", judged.problem, shown))
-        repairs.extend(pl.when(judged.problem.is_null()).then(r) for r in judged.repairs)
-    return cells.with_columns(
+            repairs.append(pl.format(f"{f.key}: {{}} ({{}}); stored as null", problem, shown))
+        repairs.extend(
+            pl.when(problem.is_null()).then(pl.col(f"_r_{f.column}_{i}")) for i in range(len(j.repairs))
+        )
+    scratch = frame.columns  # the cells and everything computed from them so far
+    return frame.with_columns(
         *typed,
         pl.concat_list(reasons).list.drop_nulls().alias("_reasons")
         if reasons
@@ -389,9 +571,10 @@ def _judge_cells(cells: pl.DataFrame, fields: list[Field], snapshot_date: date) 
         pl.concat_list(repairs).list.drop_nulls().alias("repairs")
         if repairs
         else pl.lit([], pl.List(pl.String)).alias("repairs"),
-    ).drop(f"_{part}_{f.column}" for f in fields for part in "txif")
+    ).drop(scratch)
 
 
+@without_gc
 def read_records(
     raw: pl.DataFrame,
     fields: list[Field],
@@ -402,7 +585,7 @@ def read_records(
     and ``repairs``; a payload that is not a JSON object has that as its only reason. ``decoded``: the
     payloads already decoded (``decode``), for a caller that reads more from them."""
     if decoded is None:
-        decoded = [decode(payload) for payload in raw.get_column("payload")]
+        decoded = decode_all(raw.get_column("payload").to_list())
     frame = _judge_cells(_read_cells((doc for doc, _ in decoded), fields), fields, snapshot_date)
     unreadable = pl.Series("_unreadable", [why for _, why in decoded], dtype=pl.String)
     return pl.concat([raw, frame], how="horizontal").with_columns(
@@ -475,6 +658,7 @@ def quarantine(
     return Parsed(accepted=result.valid, rejected=rejected, repaired=repaired)
 
 
+@without_gc
 def parse_records(
     raw: pl.DataFrame,
     fields: list[Field],
@@ -596,6 +780,7 @@ def parse_grids(raw: pl.DataFrame, snapshot_date: date) -> Parsed:
     )
 
 
+@without_gc
 def grid_memberships(packages: pl.DataFrame, raw_grids: pl.DataFrame, snapshot_date: date) -> pl.DataFrame:
     """(grid, package) pairs from both sides of the link: a package's ``grids`` and a grid's ``packages``.
 

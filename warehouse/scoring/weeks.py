@@ -38,36 +38,65 @@ def sanitize_weeks(raw: pl.Expr, constants: ScoreConstants = DPAS1) -> pl.Expr:
     JSON parsers reject; a string containing a comma inside a JSON array is therefore two invalid entries.
     Whole floats (3.0) are accepted as counts; fractions (2.5) are invalid, since no count is fractional.
     """
-    stripped = raw.str.strip_chars()
+    # Each step names its result as a field of one struct and the next reads it back (pl.field): written
+    # as nested expressions, every use of a step would repeat the whole tree below it, and the tree grows
+    # to tens of thousands of nodes that polars plans (and may evaluate) once per use.
+    f = pl.field
+    window = constants.window
+    stripped = f("stripped")
     length = stripped.str.len_chars()
-    is_json_string = stripped.str.starts_with('"') & stripped.str.ends_with('"') & (length >= 2)
-    text = (
-        pl.when(is_json_string).then(stripped.str.slice(1, length - 2).str.strip_chars()).otherwise(stripped)
-    )
-    absent = text.is_null() | (text == "") | (text == "null")
-    is_array = text.str.starts_with("[")
-    body = pl.when(is_array).then(text.str.strip_prefix("[").str.strip_suffix("]")).otherwise(text)
-    body = body.str.strip_chars()
-    tokens = (
-        pl.when(absent | (body == "")).then(pl.lit(None, pl.List(pl.String))).otherwise(body.str.split(","))
-    )
-
+    text, body = f("text"), f("body")
+    absent, is_array, is_json_string = f("absent"), f("is_array"), f("is_json_string")
     number = pl.element().str.strip_chars().cast(pl.Float64, strict=False)
     valid = number.is_finite() & (number >= 0) & (number == number.floor()) & (number <= _MAX_WEEK_VALUE)
-    values = tokens.list.eval(pl.when(valid).then(number).cast(pl.Int64))
-
-    raw_len = values.list.len().fill_null(0).cast(pl.UInt32)
-    n_invalid = values.list.agg(pl.element().null_count()).fill_null(0).cast(pl.UInt32)
-    window = constants.window
+    values, raw_len, n_invalid = f("values"), f("raw_len"), f("n_invalid")
     padding = pl.lit([None] * window, dtype=pl.List(pl.Int64))
-    aligned = pl.concat_list(padding, values).list.tail(window)
-    weeks = pl.when((raw_len > 0) & (n_invalid < raw_len)).then(aligned)
     was_string = (~absent & (is_json_string | ~is_array)).fill_null(False)
-    repaired = was_string | (n_invalid > 0) | ((raw_len > 0) & (raw_len != window))
-    return pl.struct(
-        weeks.alias("weeks"),
-        raw_len.alias("raw_len"),
-        n_invalid.alias("n_invalid"),
+    steps = [
+        [
+            (stripped.str.starts_with('"') & stripped.str.ends_with('"') & (length >= 2)).alias(
+                "is_json_string"
+            )
+        ],
+        [
+            pl.when(is_json_string)
+            .then(stripped.str.slice(1, length - 2).str.strip_chars())
+            .otherwise(stripped)
+            .alias("text")
+        ],
+        [
+            (text.is_null() | (text == "") | (text == "null")).alias("absent"),
+            text.str.starts_with("[").alias("is_array"),
+        ],
+        [
+            pl.when(is_array)
+            .then(text.str.strip_prefix("[").str.strip_suffix("]"))
+            .otherwise(text)
+            .str.strip_chars()
+            .alias("body")
+        ],
+        [
+            pl.when(absent | (body == ""))
+            .then(pl.lit(None, pl.List(pl.String)))
+            .otherwise(body.str.split(","))
+            .list.eval(pl.when(valid).then(number).cast(pl.Int64))
+            .alias("values")
+        ],
+        [
+            values.list.len().fill_null(0).cast(pl.UInt32).alias("raw_len"),
+            values.list.agg(pl.element().null_count()).fill_null(0).cast(pl.UInt32).alias("n_invalid"),
+        ],
+    ]
+    result = pl.struct(
+        pl.when((raw_len > 0) & (n_invalid < raw_len))
+        .then(pl.concat_list(padding, values).list.tail(window))
+        .alias("weeks"),
+        raw_len,
+        n_invalid,
         was_string.alias("was_string"),
-        repaired.alias("repaired"),
-    )
+        (was_string | (n_invalid > 0) | ((raw_len > 0) & (raw_len != window))).alias("repaired"),
+    ).alias("_result")
+    staged = pl.struct(raw.str.strip_chars().alias("stripped"))
+    for step in [*steps, [result]]:
+        staged = staged.struct.with_fields(*step)
+    return staged.struct.field("_result")
