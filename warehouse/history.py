@@ -3,8 +3,10 @@
 Every run publishes its date through `warehouse.staging.publish`, which calls `refresh` in the same
 transaction, after the date's rows are replaced: a reader never sees a date without what follows from it.
 Each step refreshes only what the date can change (a window around it, never all history), and
-`rebuild` recomputes a step from the stored history: after the migration that creates its tables (so an
-older warehouse upgrades with every row accounted for) and in `dpw backfill`.
+`rebuild` recomputes every step from the stored history. Only `Warehouse` calls it: when a writer opens the
+file and applies a migration numbered FIRST_MIGRATION or later (the one that created the first history table,
+or any since), so an older warehouse upgrades with every row accounted for. `dpw backfill` does not rebuild:
+it recomputes each date through the recompute job, whose publication refreshes that date like any run's.
 
 A step is a module with `TABLES` (the tables it owns), `refresh(wh, day)` and `rebuild(wh)`.
 """

@@ -363,3 +363,28 @@ def test_no_query_reads_all_history_when_a_window_suffices(long_history, name):
     assert whole == []
     if name != "recent_runs":  # reads the run ledger, one row a run
         assert read
+
+
+def test_package_history_finds_a_package_by_any_slug_it_had_in_the_window_or_by_its_id(built):
+    # 1 is renamed from "old" to "new" in the window; 2 took the name "old" afterwards; 3 was "old" long before.
+    for age, slug in ((40, "old"), (20, "old"), (5, "new"), (0, "new")):
+        add_package(built, days_ago(age), 1, slug, activity_score=float(age))
+    for age in (4, 0):
+        add_package(built, days_ago(age), 2, "old", activity_score=1.0)
+    add_package(built, days_ago(200), 3, "old", activity_score=2.0)
+
+    def history(**given):
+        return [(d, slug, score) for d, slug, score, *_ in run(built, "package_history", **given)]
+
+    # Two packages on the last date: the query orders by date only, so the rows are compared as a set there.
+    assert sorted(history(package="old", days="30")) == [
+        (days_ago(20), "old", 20.0),
+        (days_ago(5), "new", 5.0),
+        (days_ago(4), "old", 1.0),
+        (days_ago(0), "new", 0.0),
+        (days_ago(0), "old", 1.0),
+    ]
+    assert history(package="new", days="10") == [(days_ago(5), "new", 5.0), (days_ago(0), "new", 0.0)]
+    assert history(package="1", days="10") == history(package="new", days="10")
+    assert history(package="01") == []  # an id is matched as written
+    assert history(package="old", days="3") == [(days_ago(0), "old", 1.0)]

@@ -16,9 +16,11 @@ ended AS MATERIALIZED (  -- the values the changes replaced: those that ended in
     SELECT o.* FROM attribute_history o JOIN bounds
       ON o.valid_to > bounds.last_day - CAST($days AS INTEGER) AND o.valid_to <= bounds.last_day
 ),
-names AS MATERIALIZED (
-    SELECT p.snapshot_date, p.package_id, p.slug FROM package_snapshots p JOIN bounds
-      ON p.snapshot_date > bounds.last_day - CAST($days AS INTEGER) AND p.snapshot_date <= bounds.last_day
+names AS MATERIALIZED (  -- the slugs of the changed packages only (a filter on the key columns first)
+    SELECT p.snapshot_date, p.package_id, p.slug FROM package_snapshots p
+    WHERE p.snapshot_date > (SELECT last_day - CAST($days AS INTEGER) FROM bounds)
+      AND p.snapshot_date <= (SELECT last_day FROM bounds)
+      AND p.package_id IN (SELECT package_id FROM changed)
 )
 SELECT n.valid_from AS changed_on, p.slug, n.attribute, o.value AS old_value, n.value AS new_value
 FROM changed n

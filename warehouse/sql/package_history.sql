@@ -5,19 +5,25 @@
 -- param: days int 90 window in days
 -- columns: snapshot_date, slug, activity_score, status, trend, stars, commits_52w, latest_version
 -- example: dpw query package_history --param package=django-filter --param days=30
+-- The package is found by its slug (a filter the scan applies) or its id, then only its rows of the window
+-- are read: never every package's rows of every date.
 WITH bounds AS (SELECT coalesce($date, max(snapshot_date)) AS last_day FROM daily_package_metrics),
-window_packages AS (
-    SELECT p.* FROM package_snapshots p JOIN bounds
-      ON p.snapshot_date BETWEEN bounds.last_day - CAST($days AS INTEGER) AND bounds.last_day
-),
 target AS (
-    SELECT DISTINCT package_id FROM window_packages
-    WHERE slug = $package OR CAST(package_id AS VARCHAR) = $package
+    SELECT DISTINCT p.package_id FROM package_snapshots p
+    WHERE p.snapshot_date BETWEEN (SELECT last_day - CAST($days AS INTEGER) FROM bounds) AND (SELECT last_day FROM bounds)
+      AND p.slug = $package
+    UNION
+    -- by id, as written: '007' names no package, as the id's text is '7'
+    SELECT TRY_CAST($package AS BIGINT) WHERE CAST(TRY_CAST($package AS BIGINT) AS VARCHAR) = $package
+),
+names AS MATERIALIZED (
+    SELECT p.snapshot_date, p.package_id, p.slug FROM package_snapshots p
+    WHERE p.snapshot_date BETWEEN (SELECT last_day - CAST($days AS INTEGER) FROM bounds) AND (SELECT last_day FROM bounds)
+      AND p.package_id IN (SELECT package_id FROM target)
 )
 SELECT m.snapshot_date, p.slug, round(m.activity_score, 1) AS activity_score, m.status, m.trend, m.stars,
        m.commits_52w, m.latest_version
 FROM daily_package_metrics m
-JOIN bounds ON m.snapshot_date BETWEEN bounds.last_day - CAST($days AS INTEGER) AND bounds.last_day
-JOIN target USING (package_id)
-JOIN window_packages p USING (snapshot_date, package_id)
+JOIN names p USING (snapshot_date, package_id)
+WHERE m.snapshot_date BETWEEN (SELECT last_day - CAST($days AS INTEGER) FROM bounds) AND (SELECT last_day FROM bounds)
 ORDER BY m.snapshot_date;

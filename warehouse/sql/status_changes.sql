@@ -6,20 +6,25 @@
 -- columns: snapshot_date, slug, status_before, status_now, previous_date, stars, activity_score, last_commit
 -- example: dpw query status_changes --param kind=revived --param days=90
 WITH bounds AS (SELECT coalesce($date, max(snapshot_date)) AS last_day FROM daily_package_metrics),
--- Materialized, each read alone: joined as they are, DuckDB could read every date to build a hash table.
+-- Materialized, each read alone, with scalar bounds the scans apply; the metrics and names are read only for
+-- the packages that made a transition (a filter on the key columns first), not for every package of the window.
 transitions AS MATERIALIZED (
-    SELECT t.* FROM status_transitions t JOIN bounds
-      ON t.snapshot_date > bounds.last_day - CAST($days AS INTEGER) AND t.snapshot_date <= bounds.last_day
-    WHERE t.kind = $kind
+    SELECT t.* FROM status_transitions t
+    WHERE t.snapshot_date > (SELECT last_day - CAST($days AS INTEGER) FROM bounds)
+      AND t.snapshot_date <= (SELECT last_day FROM bounds) AND t.kind = $kind
 ),
 metrics AS MATERIALIZED (
     SELECT m.snapshot_date, m.package_id, m.stars, m.activity_score, m.last_commit_at
-    FROM daily_package_metrics m JOIN bounds
-      ON m.snapshot_date > bounds.last_day - CAST($days AS INTEGER) AND m.snapshot_date <= bounds.last_day
+    FROM daily_package_metrics m
+    WHERE m.snapshot_date > (SELECT last_day - CAST($days AS INTEGER) FROM bounds)
+      AND m.snapshot_date <= (SELECT last_day FROM bounds)
+      AND m.package_id IN (SELECT package_id FROM transitions)
 ),
 names AS MATERIALIZED (
-    SELECT p.snapshot_date, p.package_id, p.slug FROM package_snapshots p JOIN bounds
-      ON p.snapshot_date > bounds.last_day - CAST($days AS INTEGER) AND p.snapshot_date <= bounds.last_day
+    SELECT p.snapshot_date, p.package_id, p.slug FROM package_snapshots p
+    WHERE p.snapshot_date > (SELECT last_day - CAST($days AS INTEGER) FROM bounds)
+      AND p.snapshot_date <= (SELECT last_day FROM bounds)
+      AND p.package_id IN (SELECT package_id FROM transitions)
 )
 SELECT t.snapshot_date, p.slug, t.status_before, t.status_now, t.previous_date, m.stars,
        round(m.activity_score, 1) AS activity_score, CAST(m.last_commit_at AS DATE) AS last_commit
