@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from warehouse.store import Warehouse
 
 TABLES = ("attribute_history",)
+MIGRATIONS = (4,)  # as in warehouse/stitching.py
 TABLE = "attribute_history"
 
 # Every known observation of the packages in {packages} on the dates {dates} keeps (a condition on

@@ -3,16 +3,17 @@
 Every run publishes its date through `warehouse.staging.publish`, which calls `refresh` in the same
 transaction, after the date's rows are replaced: a reader never sees a date without what follows from it.
 Each step refreshes only what the date can change (a window around it, never all history), and
-`rebuild` recomputes every step from the stored history. Only `Warehouse` calls it: when a writer opens the
-file and applies a migration numbered FIRST_MIGRATION or later (the one that created the first history table,
-or any since), so an older warehouse upgrades with every row accounted for. `dpw backfill` does not rebuild:
+`rebuild` recomputes steps from the stored history. Only `Warehouse` calls it: when a writer opens the file
+and applies a migration that made or changed a step's tables (the step's `MIGRATIONS`), so an older warehouse
+upgrades with every row accounted for. `dpw backfill` does not rebuild:
 it recomputes each date through the recompute job, whose publication refreshes that date like any run's.
 
-A step is a module with `TABLES` (the tables it owns), `refresh(wh, day)` and `rebuild(wh)`.
+A step is a module with `TABLES` (the tables it owns), `MIGRATIONS`, `refresh(wh, day)` and `rebuild(wh)`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 
 # In dependency order: marts may read the stitched weeks and the attribute history.
 STEPS = (stitching, attributes, marts)
-# The first migration that creates a history table: applying it (or a later one) rebuilds the steps.
-FIRST_MIGRATION = 3
 
 
 def tables() -> tuple[str, ...]:
@@ -37,7 +36,16 @@ def refresh(wh: Warehouse, day: date) -> None:
             step.refresh(wh, day)
 
 
-def rebuild(wh: Warehouse) -> None:
+def rebuild(wh: Warehouse, migrated: Iterable[int] | None = None) -> list[str]:
+    """Rebuild every step (``migrated`` None), or the first step one of the ``migrated`` versions made or
+    changed and every step after it (a later step may read an earlier one's tables); return the tables
+    rebuilt. A migration no step names (raw storage, the run ledger) rebuilds nothing: at a year of 50,000
+    packages a rebuild takes about 20 minutes."""
+    versions = None if migrated is None else set(migrated)
+    first = next(
+        (i for i, step in enumerate(STEPS) if versions is None or versions & set(step.MIGRATIONS)), len(STEPS)
+    )
     with wh.transaction():
-        for step in STEPS:
+        for step in STEPS[first:]:
             step.rebuild(wh)
+    return [table for step in STEPS[first:] for table in step.TABLES]

@@ -188,6 +188,7 @@ TABLES: tuple[str, ...] = (
     "django_support",
     "package_contributors",
 )
+MIGRATIONS = (5,)  # as in warehouse/stitching.py
 
 
 # How many days before a date a snapshot its deltas read can be.

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 TABLE = "weekly_commits"
 TABLES = (TABLE,)
+# The migrations that made or changed these tables: applying one rebuilds this step and those after it.
+MIGRATIONS = (3,)
 _COLUMNS = "package_id, week_start, commits, source, observed_on"
 
 # Every count of the daily_package_metrics rows {where} keeps (a condition on `m`), placed on its week.

@@ -149,8 +149,8 @@ class Warehouse:
             else:
                 self.migrated = self.migrate()
                 self.refresh_views()
-                if any(version >= history.FIRST_MIGRATION for version in self.migrated):
-                    history.rebuild(self)
+                if self.migrated:
+                    history.rebuild(self, self.migrated)
         except BaseException:
             # A migration or a view that fails leaves no open connection holding DuckDB's lock.
             self.close()
