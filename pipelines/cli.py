@@ -672,6 +672,29 @@ def upgrade(
     say(console, done.describe())
 
 
+@app.command()
+def dashboard(
+    name: Annotated[str, typer.Argument(help="overview, category, package or movers")] = "overview",
+    port: Annotated[int | None, typer.Option(help="port on 127.0.0.1", show_default="a free one")] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Serve a trend dashboard (a marimo app) on 127.0.0.1 and print its URL; Ctrl-C stops it. The app
+    reads the warehouse read-only, for a moment at a time, so a daily run is never blocked by it."""
+    from pipelines.dashboard import DashboardError, serve
+
+    settings = _settings(warehouse)
+
+    def ready(url: str) -> None:
+        say(console, f"{name} dashboard of {settings.warehouse} on {url} (Ctrl-C stops it)")
+
+    try:
+        code = serve(name, settings.warehouse, port, ready)
+    except DashboardError as err:
+        raise _fail(str(err)) from None
+    if code:
+        raise typer.Exit(code)
+
+
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[

@@ -96,6 +96,11 @@ ANSWERS_TODAY = {
     "status_mix",
     "recent_runs",
     "dependency_health",
+    "score_distribution",
+    "groups",
+    "health_over_time",
+    "group_ranking",
+    "package_search",
 }
 
 
@@ -116,7 +121,7 @@ def test_every_query_runs_on_a_real_warehouse_with_the_columns_it_declares(real,
             "SELECT slug FROM package_snapshots p JOIN daily_package_metrics m USING (snapshot_date, package_id) "
             "WHERE m.weeks IS NOT NULL ORDER BY m.snapshot_date DESC, m.stars DESC, p.slug LIMIT 1"
         )[0]
-        required = {"package": slug, "names": "django-filter,celery"}
+        required = {"package": slug, "names": "django-filter,celery", "group": "apps", "text": "django"}
         given = {p.name: required[p.name] for p in q.params if p.default == "required"}
         frame = wh.query(q.sql, q.bind(given))
         example = wh.query(q.sql, q.bind(given | example_params(q)))
@@ -345,7 +350,7 @@ def scans(plan: dict) -> list[dict]:
 @pytest.mark.parametrize("name", [q.name for q in queries.available()])
 def test_no_query_reads_all_history_when_a_window_suffices(long_history, name):
     q = queries.load(name)
-    given = {"package": "p7", "names": "n7,n8"}
+    given = {"package": "p7", "names": "n7,n8", "group": "7", "text": "p7"}
     params = q.bind({p.name: given[p.name] for p in q.params if p.default == "required"})
     text = long_history.conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON)\n{q.sql}", params).fetchall()[0][1]
     read = [
