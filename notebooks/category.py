@@ -43,7 +43,7 @@ def _(dashboards, groups, kind, mo):
         options={"30 days": 30, "90 days": 90, "365 days": 365}, value="90 days", label="window"
     )
     mover_days = mo.ui.dropdown(
-        options={f"{d} days": d for d in dashboards.MOVER_DAYS}, value="30 days", label="movers over"
+        options={f"{d} days": d for d in dashboards.MOVER_DAYS}, value="7 days", label="movers over"
     )
     mo.hstack([group, days, mover_days], justify="start")
     return days, group, mover_days

@@ -24,7 +24,7 @@ def _(mo):
 @app.cell
 def _(dashboards, mo):
     days = mo.ui.radio(
-        options={f"{d} days": d for d in dashboards.MOVER_DAYS}, value="30 days", inline=True, label="over"
+        options={f"{d} days": d for d in dashboards.MOVER_DAYS}, value="7 days", inline=True, label="over"
     )
     min_stars = mo.ui.number(start=0, step=50, value=100, label="popular: at least this many stars")
     mo.hstack([days, min_stars], justify="start")

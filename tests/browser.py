@@ -11,11 +11,16 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +71,8 @@ class Page:
     """One tab over its own websocket; events are kept as they arrive."""
 
     def __init__(self, ws_url: str) -> None:
-        self._ws = connect(ws_url, max_size=None, open_timeout=30)
+        self._stack = ExitStack()
+        self._ws = self._stack.enter_context(connect(ws_url, max_size=None, open_timeout=30))
         self._ids = itertools.count(1)
         self.errors: list[str] = []
         self.requests: list[str] = []
@@ -75,7 +81,7 @@ class Page:
             self.send(f"{domain}.enable")
 
     def close(self) -> None:
-        self._ws.close()
+        self._stack.close()
 
     def send(self, method: str, timeout: float = 60, **params: Any) -> dict:
         call = next(self._ids)
@@ -227,3 +233,29 @@ class Browser:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def served(name: str, warehouse: Path) -> Iterator[str]:
+    """`dpw dashboard NAME` on ``warehouse``, as a user starts it; its URL once it answers."""
+    dpw = Path(sys.executable).with_name("dpw")
+    proc = subprocess.Popen(
+        [str(dpw), "dashboard", name, "--warehouse", str(warehouse)],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        if url is None:
+            raise BrowserError(f"dpw dashboard {name} printed {line!r}, no URL (exit code {proc.poll()})")
+        yield url.group(0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
