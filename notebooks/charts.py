@@ -112,7 +112,7 @@ def score_lines(ranking: pl.DataFrame, top: int = 10) -> Any:
     return _finish(chart, "score-lines", f"Scores of the top {min(top, ranking.height)}", height=240)
 
 
-def mover_bars(movers: pl.DataFrame, days: int) -> Any:
+def mover_bars(movers: pl.DataFrame, days: int, name: str = "movers") -> Any:
     """Risers and fallers as bars of their change (risers_and_fallers)."""
     chart = (
         alt.Chart(movers)

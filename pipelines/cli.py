@@ -695,6 +695,26 @@ def dashboard(
         raise typer.Exit(code)
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="directory to write the pages into")],
+    packages: Annotated[int, typer.Option(help="how many of the most starred packages get a page")] = 5,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Write the four dashboards as static HTML pages (index.html first) that open offline: every chart
+    inline SVG, nothing fetched from anywhere, the data date on every page."""
+    from notebooks.report import build
+    from warehouse.dashboards import Unavailable
+
+    try:
+        files = build(_settings(warehouse).warehouse, out, packages=packages)
+    except Unavailable as err:
+        raise _fail(f"no report: {err}") from None
+    except OSError as err:
+        raise _fail(f"no report: cannot write {out}: {err.strerror or err}") from None
+    say(console, f"{len(files)} pages in {out}; open {out / 'index.html'}")
+
+
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[

@@ -4,8 +4,12 @@ dashboard's own server, and a capture publishes while a dashboard is open."""
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,7 @@ from tests.browser import CHROMIUM, MISSING, Browser, served
 from warehouse.store import Warehouse
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=MISSING)
+DPW = Path(sys.executable).with_name("dpw")
 
 # The charts each dashboard draws on the fixture (notebooks/charts.py names them), by its default choices.
 EXPECTED = {
@@ -88,3 +93,41 @@ def test_an_open_dashboard_never_blocks_a_capture(dashboard_history, browser, tm
     with Warehouse(path, read_only=True) as wh:
         assert wh.row("SELECT max(snapshot_date) FROM ingest_runs WHERE status = 'ok'")[0] == day
     assert f"Data of {day}" in text
+
+
+def test_the_report_shows_every_chart_with_networking_off(dashboard_history, tmp_path):
+    path, dates, _ = dashboard_history
+    out = tmp_path / "report"
+    proc = subprocess.run(
+        [str(DPW), "report", "--out", str(out), "--packages", "2", "--warehouse", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pages = sorted(out.glob("*.html"))
+    assert {p.name for p in pages} >= {"index.html", "overview.html", "movers.html", "category-apps.html"}
+    with Browser(offline=True) as offline:
+        for page_file in pages:
+            html = page_file.read_text()
+            # Every chart in the file, by the name its figure carries.
+            names = set(re.findall(r'<figure aria-label="([^"]+)">', html))
+            page = offline.page()
+            try:
+                page.goto(page_file.as_uri())
+                charts = page.wait_for_charts(names, timeout=20) if names else {}
+                text = page.text()
+            finally:
+                page.close()
+            assert set(charts) == names and all(n > 0 for n in charts.values()), (page_file.name, charts)
+            assert f"Data of {dates[-1]}" in text, page_file.name
+            assert page.errors == [], page_file.name
+            assert all(u.startswith(("file:", "data:")) for u in page.requests), (
+                page_file.name,
+                page.requests,
+            )
+            assert "<script" not in html and "<link" not in html
+    overview = (out / "overview.html").read_text()
+    assert {"status-over-time", "score-distribution", "category-share-active", "category-p75"} <= set(
+        re.findall(r'<figure aria-label="([^"]+)">', overview)
+    )
