@@ -99,9 +99,9 @@ def _(mo, view):
     # these packages differs from one to the next.
     _text = (
         f"## Popular but at risk\n\nDormant (inactive or abandoned) with at least {view.min_stars} stars, "
-        f"most stars first. djangopackages' own score is beside ours: {_below} of these {_rows.height} are "
-        "below zero there (its penalties for months without a commit outweigh their stars), "
-        f"the other {_rows.height - _below} still count their stars."
+        f"most stars first. djangopackages' own score is beside ours: {_below} of these {_rows.height} score "
+        "below zero there (its penalties for months without a commit outweigh their stars); the highest "
+        f"scores {_rows['djangopackages_score'].max()}."
     )
     mo.vstack(
         [

@@ -6,6 +6,7 @@ The app is given the warehouse path as a notebook argument (`-- --warehouse PATH
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -80,6 +81,8 @@ def serve(name: str, warehouse: Path, port: int | None, ready: Callable[[str], N
     once it answers. Returns marimo's exit code."""
     port = port or free_port()
     url = f"http://{HOST}:{port}/"
+    # Stopped by a service manager (SIGTERM) as by Ctrl-C, marimo goes too, not left serving on its own.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     # marimo's own banner names localhost; the one URL printed is ours.
     proc = subprocess.Popen(
         command(name, warehouse, port), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
@@ -96,3 +99,7 @@ def serve(name: str, warehouse: Path, port: int | None, ready: Callable[[str], N
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)

@@ -13,7 +13,6 @@ import itertools
 import json
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,14 @@ from typing import Any
 from websockets.sync.client import connect
 
 CHROMIUM = shutil.which("chromium")
+# The charts each dashboard draws with its default choices (notebooks/charts.py names them), on a warehouse
+# with a week of history.
+DASHBOARD_CHARTS = {
+    "overview": {"status-over-time", "score-distribution", "category-share-active", "category-p75"},
+    "category": {"score-lines", "group-share-active", "group-p75", "movers"},
+    "package": {"score-components", "djangopackages-score", "stars", "weekly-commits", "releases"},
+    "movers": {"movers"},
+}
 MISSING = "Debian's chromium is not installed (.ci/run installs it: apt-get install -y chromium)"
 
 # Every chart on the page, by name: how many data marks it drew (axes, legends and titles are not data).
@@ -253,7 +260,7 @@ def served(name: str, warehouse: Path) -> Iterator[str]:
             raise BrowserError(f"dpw dashboard {name} printed {line!r}, no URL (exit code {proc.poll()})")
         yield url.group(0)
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

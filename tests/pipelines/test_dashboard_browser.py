@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,18 +18,11 @@ from pipelines.replay.server import ReplayServer
 from pipelines.runner import run_date
 from pipelines.settings import Settings
 from tests.browser import CHROMIUM, MISSING, Browser, served
+from tests.browser import DASHBOARD_CHARTS as EXPECTED
 from warehouse.store import Warehouse
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=MISSING)
 DPW = Path(sys.executable).with_name("dpw")
-
-# The charts each dashboard draws on the fixture (notebooks/charts.py names them), by its default choices.
-EXPECTED = {
-    "overview": {"status-over-time", "score-distribution", "category-share-active", "category-p75"},
-    "category": {"score-lines", "group-share-active", "group-p75", "movers"},
-    "package": {"score-components", "djangopackages-score", "stars", "weekly-commits", "releases"},
-    "movers": {"movers"},
-}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +43,9 @@ def test_each_dashboard_draws_its_charts_in_a_browser(dashboard_history, browser
             text = page.text()
         finally:
             page.close()
+    # Stopping `dpw dashboard` stops the marimo server it started.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=5)
     assert set(charts) == EXPECTED[name], charts
     assert all(marks > 0 for marks in charts.values()), charts
     assert f"Data of {dates[-1]}" in text
