@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -34,7 +35,10 @@ def browser():
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_each_dashboard_draws_its_charts_in_a_browser(dashboard_history, browser, tmp_path, name):
     path, dates, _ = dashboard_history
+    started = time.monotonic()
     with served(name, path) as url:
+        # `dpw dashboard` prints its URL once marimo answers on it.
+        ready = time.monotonic() - started
         page = browser.page()
         try:
             page.goto(url)
@@ -46,6 +50,7 @@ def test_each_dashboard_draws_its_charts_in_a_browser(dashboard_history, browser
     # Stopping `dpw dashboard` stops the marimo server it started.
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=5)
+    assert ready < 20, ready
     assert set(charts) == EXPECTED[name], charts
     assert all(marks > 0 for marks in charts.values()), charts
     assert f"Data of {dates[-1]}" in text
