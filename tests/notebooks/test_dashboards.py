@@ -4,6 +4,7 @@ behind them (warehouse.dashboards) answer what the same questions asked of the w
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -64,6 +65,28 @@ def test_no_missing_or_empty_warehouse_is_read(tmp_path):
     for name in DASHBOARDS:
         proc = run_script(notebook(name).read_text(), tmp_path, "--warehouse", str(tmp_path / "empty.duckdb"))
         assert proc.returncode == 0 and "Traceback" not in proc.stderr, (name, proc.stderr)
+
+
+def test_a_single_day_warehouse_shows_every_dashboard(dashboard_history, tmp_path):
+    source, dates, _ = dashboard_history
+    path = tmp_path / "one-day.duckdb"
+    shutil.copy(source, path)
+    with Warehouse(path) as wh:
+        dated = wh.conn.execute(
+            "SELECT table_name FROM information_schema.columns WHERE column_name = 'snapshot_date' "
+            "AND table_catalog = current_database() AND table_name IN (SELECT table_name FROM duckdb_tables())"
+        ).fetchall()
+        for (table,) in dated:
+            wh.conn.execute(f'DELETE FROM "{table}" WHERE snapshot_date > ?', [dates[0]])
+    view = dashboards.movers(path, days=7)
+    assert view.span.dates == 1 and view.movers.is_empty()
+    assert dashboards.history_note(view.span, 7) == (
+        f"The warehouse holds one date ({dates[0]}): changes appear once a second date is captured."
+    )
+    assert dashboards.overview(path).status_mix["snapshot_date"].to_list() == [dates[0]]
+    for name in DASHBOARDS:
+        proc = run_script(notebook(name).read_text(), tmp_path, "--warehouse", str(path))
+        assert proc.returncode == 0, (name, proc.stderr)
 
 
 def test_a_warehouse_being_written_is_reported_not_raised(dashboard_history, monkeypatch):
