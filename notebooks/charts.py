@@ -13,6 +13,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 
+from warehouse.dashboards import Unavailable
 from warehouse.scoring.vocabulary import STATUSES
 
 STATUS_COLORS = ["#2a9d8f", "#8ab17d", "#e9c46a", "#f4a261", "#e76f51", "#adb5bd"]
@@ -273,8 +274,6 @@ table.dpw th { background: #f5f5f5; }
 def read_or_stop(mo: Any, read: Any, *args: Any, **kwargs: Any) -> Any:
     """``read(*args, **kwargs)``, or the cell stopped with the reason the dashboard has nothing to show
     (no warehouse, an empty one, a run publishing): later cells wait instead of failing."""
-    from warehouse.dashboards import Unavailable
-
     try:
         return read(*args, **kwargs)
     except Unavailable as err:

@@ -43,7 +43,7 @@ CHARTS_JS = """
   const found = {};
   const visit = (root) => {
     for (const svg of root.querySelectorAll('svg.marks')) {
-      const holder = svg.closest('[aria-label]') ;
+      const holder = svg.closest('[aria-label]');
       const name = (holder && holder !== svg ? holder.getAttribute('aria-label') : null)
         || svg.getAttribute('aria-label') || '?';
       const marks = [...svg.querySelectorAll('g.role-mark')]

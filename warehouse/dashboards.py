@@ -150,7 +150,7 @@ def overview(path: str | Path | None, *, start: date | None = None, end: date | 
     with visit(path) as wh:
         s = span(wh)
         first, last = s.window(90, end)
-        first = max(start or first, s.first)
+        first = min(max(start or first, s.first), last)
         days = (last - first).days
         return Overview(
             span=s,
