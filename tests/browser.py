@@ -127,8 +127,17 @@ class Page:
             except TimeoutError:
                 return
 
-    def goto(self, url: str) -> None:
+    def goto(self, url: str, timeout: float = 30) -> None:
+        """Open ``url`` and wait until its document has loaded (a page's own scripts may still be drawing)."""
         self.send("Page.navigate", url=url)
+        deadline = time.monotonic() + timeout
+        while (
+            self.evaluate("document.readyState") != "complete"
+            or self.evaluate("location.href") == "about:blank"
+        ):
+            if time.monotonic() > deadline:
+                raise BrowserError(f"{url} did not load within {timeout:.0f} s")
+            self.pump(0.1)
 
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
