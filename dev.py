@@ -5,6 +5,7 @@
   python3 dev.py test    the tests (what CI runs after lint)
   python3 dev.py lint    ruff check, ruff format --check and mypy; fails if any of them does
   python3 dev.py lock    rewrite requirements.lock from .venv (after changing pyproject.toml's dependencies)
+  python3 dev.py screenshots [--warehouse PATH]    the README's pictures of the dashboards, in docs/img/
 
 Creates `.venv` with the project installed when it is missing, or reinstalls when pyproject.toml or
 requirements.lock changed since, every distribution at its version in requirements.lock: a fresh machine
@@ -39,6 +40,8 @@ _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$")
 COMMANDS = {
     "demo": [[str(BIN / "dpw"), "demo"]],
     "test": [[PYTHON, "-m", "pytest", "-q"]],
+    # Needs Debian's chromium, as the browser tests do.
+    "screenshots": [[PYTHON, "-m", "tests.screenshots"]],
     # mypy checks the paths its [tool.mypy] section in pyproject.toml names.
     "lint": [
         [PYTHON, "-m", "ruff", "check", "."],

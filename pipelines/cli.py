@@ -672,6 +672,49 @@ def upgrade(
     say(console, done.describe())
 
 
+@app.command()
+def dashboard(
+    name: Annotated[str, typer.Argument(help="overview, category, package or movers")] = "overview",
+    port: Annotated[int | None, typer.Option(help="port on 127.0.0.1", show_default="a free one")] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Serve a trend dashboard (a marimo app) on 127.0.0.1 and print its URL; Ctrl-C stops it. The app
+    reads the warehouse read-only, for a moment at a time, so a daily run is never blocked by it."""
+    from pipelines.dashboard import DashboardError, serve
+
+    settings = _settings(warehouse)
+
+    def ready(url: str) -> None:
+        say(console, f"{name} dashboard of {settings.warehouse} on {url} (Ctrl-C stops it)")
+
+    try:
+        code = serve(name, settings.warehouse, port, ready)
+    except DashboardError as err:
+        raise _fail(str(err)) from None
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option("--out", help="directory to write the pages into")],
+    packages: Annotated[int, typer.Option(help="how many of the most starred packages get a page")] = 5,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Write the four dashboards as static HTML pages (index.html first) that open offline: every chart
+    inline SVG, nothing fetched from anywhere, the data date on every page."""
+    from notebooks.report import build
+    from warehouse.dashboards import Unavailable
+
+    try:
+        files = build(_settings(warehouse).warehouse, out, packages=packages)
+    except Unavailable as err:
+        raise _fail(f"no report: {err}") from None
+    except OSError as err:
+        raise _fail(f"no report: cannot write {out}: {err.strerror or err}") from None
+    say(console, f"{len(files)} pages in {out}; open {out / 'index.html'}")
+
+
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[

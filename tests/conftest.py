@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,17 +30,53 @@ def sample_packages() -> list[dict]:
 
 def capture_days(path: Path, days: int) -> list[date]:
     """A real warehouse: `days` dates captured through Dagster from a replay server of the sample bundle."""
+    return capture_dates(path, range(days))
+
+
+def capture_dates(path: Path, offsets: Iterable[int], bundle: Path = SAMPLE_BUNDLE) -> list[date]:
+    """The dates ``offsets`` days after the bundle's date captured through Dagster from a replay server of
+    ``bundle``."""
     from pipelines.replay.server import ReplayServer
     from pipelines.runner import run_date
     from pipelines.settings import Settings
 
-    with ReplayServer(SAMPLE_BUNDLE, port=0) as server:
-        dates = [server.date + timedelta(days=offset) for offset in range(days)]
+    with ReplayServer(bundle, port=0) as server:
+        dates = [server.date + timedelta(days=offset) for offset in offsets]
         settings = Settings().with_replay(server.base_url).with_warehouse(path)
         for day in dates:
             server.set_date(day)
             run_date(settings, day, "capture")
     return dates
+
+
+def small_bundle(directory: Path, packages: int) -> Path:
+    """A bundle of the sample's first ``packages`` packages (categories and grids derived from them)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kept: set[int] = set()
+    with (
+        gzip.open(SAMPLE_BUNDLE / "packages.jsonl.gz", "rt", encoding="utf-8") as lines,
+        (directory / "packages.jsonl").open("w", encoding="utf-8") as out,
+    ):
+        for line in lines:
+            package_id = json.loads(line)["id"]
+            if package_id in kept or len(kept) < packages:
+                kept.add(package_id)
+                out.write(line)
+    return directory
+
+
+DASHBOARD_OFFSETS = (0, 1, 8)
+
+
+@pytest.fixture(scope="session")
+def dashboard_history(tmp_path_factory) -> tuple[Path, list[date], Path]:
+    """The dashboards' fixture: 100 packages captured through the pipeline on three dates, the last a week
+    after the second so it has 7-day changes; the dates, and the bundle (to capture another). Tests that
+    write copy the file first."""
+    root = tmp_path_factory.mktemp("dashboards")
+    bundle = small_bundle(root / "bundle", 100)
+    path = root / "warehouse.duckdb"
+    return path, capture_dates(path, DASHBOARD_OFFSETS, bundle), bundle
 
 
 @pytest.fixture

@@ -96,6 +96,11 @@ ANSWERS_TODAY = {
     "status_mix",
     "recent_runs",
     "dependency_health",
+    "score_distribution",
+    "groups",
+    "health_over_time",
+    "group_ranking",
+    "package_search",
 }
 
 
@@ -116,7 +121,7 @@ def test_every_query_runs_on_a_real_warehouse_with_the_columns_it_declares(real,
             "SELECT slug FROM package_snapshots p JOIN daily_package_metrics m USING (snapshot_date, package_id) "
             "WHERE m.weeks IS NOT NULL ORDER BY m.snapshot_date DESC, m.stars DESC, p.slug LIMIT 1"
         )[0]
-        required = {"package": slug, "names": "django-filter,celery"}
+        required = {"package": slug, "names": "django-filter,celery", "group": "apps", "text": "django"}
         given = {p.name: required[p.name] for p in q.params if p.default == "required"}
         frame = wh.query(q.sql, q.bind(given))
         example = wh.query(q.sql, q.bind(given | example_params(q)))
@@ -279,6 +284,157 @@ def test_status_mix_counts_each_date_of_the_window(built):
     ]
 
 
+def test_score_distribution_bands_scores_and_keeps_the_unscored_apart(built):
+    for package_id, (score, status) in enumerate(
+        [(5.0, "abandoned"), (9.99, "abandoned"), (15.0, "stale"), (100.0, "active"), (None, "unknown")], 1
+    ):
+        add_package(built, DAY, package_id, f"p{package_id}", status=status, activity_score=score)
+    add_package(built, days_ago(1), 9, "old", activity_score=55.0)  # another date: not counted
+    # A null score has no band: least() would put it in 90-100 if the query did not say otherwise.
+    assert run(built, "score_distribution") == [
+        (0, 10, "abandoned", 2),
+        (10, 20, "stale", 1),
+        (90, 100, "active", 1),
+        (None, None, "unknown", 1),
+    ]
+
+
+def in_groups(wh: Warehouse, day: date) -> None:
+    """Packages 1-3 in category 1 (apps), 4 in category 2 (other); 2 and 4 in grid 7 (forms)."""
+    wh.conn.execute(
+        "INSERT INTO category_snapshots (snapshot_date, category_id, slug, title) "
+        "VALUES (?, 1, 'apps', 'App'), (?, 2, 'other', 'Other')",
+        [day, day],
+    )
+    wh.conn.execute(
+        "INSERT INTO grid_snapshots (snapshot_date, grid_id, slug, title) VALUES (?, 7, 'forms', 'Forms')",
+        [day],
+    )
+    wh.conn.execute("INSERT INTO grid_package_snapshots VALUES (?, 7, 2), (?, 7, 4)", [day, day])
+    wh.conn.execute(
+        "UPDATE package_snapshots SET category_id = CASE WHEN package_id = 4 THEN 2 ELSE 1 END WHERE snapshot_date = ?",
+        [day],
+    )
+
+
+def test_group_ranking_ranks_one_category_or_grid_with_each_package_s_history(built):
+    for age in (40, 1, 0):
+        for package_id in (1, 2, 3, 4):
+            add_package(
+                built, days_ago(age), package_id, f"p{package_id}", activity_score=10.0 * package_id + age
+            )
+        in_groups(built, days_ago(age))
+    built.conn.execute(
+        "INSERT INTO package_deltas (snapshot_date, package_id, stars, score_30d, stars_30d) VALUES (?, 3, 10, 2.5, 4)",
+        [DAY],
+    )
+    rows = run(built, "group_ranking", group="apps")
+    assert [r[:3] for r in rows] == [(1, 3, "p3"), (2, 2, "p2"), (3, 1, "p1")]
+    assert rows[0][5:10] == (2.5, "active", "n/a", 10, 4)
+    # The window's dates only (30 days by default), oldest first.
+    assert rows[0][10] == [
+        {"snapshot_date": days_ago(1), "activity_score": 31.0},
+        {"snapshot_date": DAY, "activity_score": 30.0},
+    ]
+    assert [r[2] for r in run(built, "group_ranking", kind="grid", group="forms")] == ["p4", "p2"]
+    assert [r[2] for r in run(built, "group_ranking", group="2")] == ["p4"]  # by id
+    assert run(built, "group_ranking", group="nothing") == []
+    with pytest.raises(Exception, match="kind must be category or grid"):
+        run(built, "group_ranking", kind="tag", group="forms")
+
+
+def test_risers_and_fallers_within_a_group(built):
+    for package_id, change in ((1, 5.0), (2, -3.0), (3, 1.0), (4, 9.0)):
+        add_package(built, DAY, package_id, f"p{package_id}")
+        built.conn.execute(
+            "INSERT INTO package_deltas (snapshot_date, package_id, stars, activity_score, score_30d) "
+            "VALUES (?, ?, 10, 50.0, ?)",
+            [DAY, package_id, change],
+        )
+    in_groups(built, DAY)
+    assert [r[:3] for r in run(built, "risers_and_fallers")] == [
+        ("riser", 1, "p4"),
+        ("riser", 2, "p1"),
+        ("riser", 3, "p3"),
+        ("faller", 1, "p2"),
+    ]
+    assert [r[:3] for r in run(built, "risers_and_fallers", group="apps")] == [
+        ("riser", 1, "p1"),
+        ("riser", 2, "p3"),
+        ("faller", 1, "p2"),
+    ]
+    assert [r[2] for r in run(built, "risers_and_fallers", kind="grid", group="forms")] == ["p4", "p2"]
+
+
+def test_health_over_time_and_groups_read_the_health_marts(built):
+    for age in (100, 5, 0):
+        add_package(built, days_ago(age), 1, "p1")
+        in_groups(built, days_ago(age))
+        built.conn.execute(
+            "INSERT INTO category_health VALUES (?, 1, 10, 4, 1, 1, 2, 1, 1, 5.0, 20.0, 0.4), "
+            "(?, 2, 2, 0, 0, 0, 2, 0, 0, 1.0, 1.0, 0.0)",
+            [days_ago(age), days_ago(age)],
+        )
+        built.conn.execute(
+            "INSERT INTO grid_health VALUES (?, 7, 3, 1, 0, 0, 0, 2, 0, 3.0, 9.0, 0.333)", [days_ago(age)]
+        )
+    assert run(built, "health_over_time") == [
+        (days_ago(5), "category", 1, "apps", "App", 10, 4, 3, 0.4, 5.0, 20.0),
+        (days_ago(5), "category", 2, "other", "Other", 2, 0, 2, 0.0, 1.0, 1.0),
+        (DAY, "category", 1, "apps", "App", 10, 4, 3, 0.4, 5.0, 20.0),
+        (DAY, "category", 2, "other", "Other", 2, 0, 2, 0.0, 1.0, 1.0),
+    ]
+    assert [r[:4] for r in run(built, "health_over_time", kind="grid", group="forms", days="200")] == [
+        (days_ago(100), "grid", 7, "forms"),
+        (days_ago(5), "grid", 7, "forms"),
+        (DAY, "grid", 7, "forms"),
+    ]
+    with pytest.raises(Exception, match="kind must be category or grid"):
+        run(built, "health_over_time", kind="tag")
+    assert run(built, "groups") == [
+        ("category", 1, "apps", "App", 10, 4, 3, 0.4),
+        ("category", 2, "other", "Other", 2, 0, 2, 0.0),
+        ("grid", 7, "forms", "Forms", 3, 1, 2, 0.333),
+    ]
+
+
+def test_status_changes_of_one_package_of_every_kind(built):
+    for day in (days_ago(10), DAY):
+        for package_id, slug in ((1, "a"), (2, "b")):
+            add_package(built, day, package_id, slug)
+    built.conn.execute(
+        "INSERT INTO status_transitions VALUES (?, 1, ?, 'stale', 'inactive', 'newly_dormant'),"
+        "(?, 1, ?, 'inactive', 'active', 'revived'), (?, 2, ?, 'active', 'slowing', 'changed')",
+        [days_ago(10), days_ago(11), DAY, days_ago(1), DAY, days_ago(1)],
+    )
+    assert [r[:4] for r in run(built, "status_changes", kind="all", package="a")] == [
+        (DAY, "a", "inactive", "active"),
+        (days_ago(10), "a", "stale", "inactive"),
+    ]
+    assert [r[:2] for r in run(built, "status_changes", kind="all")] == [
+        (DAY, "a"),
+        (DAY, "b"),
+        (days_ago(10), "a"),
+    ]
+    assert run(built, "status_changes", kind="changed", package="1") == []
+
+
+def test_package_search_puts_an_exact_name_first(built):
+    for package_id, (slug, stars) in enumerate(
+        [("django-filter-plus", 900), ("django-filter", 50), ("celery", 5000)], 1
+    ):
+        add_package(built, DAY, package_id, slug, stars=stars)
+    assert [r[1] for r in run(built, "package_search", text="Django-Filter")] == [
+        "django-filter",
+        "django-filter-plus",
+    ]
+    assert [r[1] for r in run(built, "package_search", text="", limit="2")] == [
+        "celery",
+        "django-filter-plus",
+    ]
+    assert run(built, "package_search", text="flask") == []
+
+
 # --- a long history: each query reads its window, not every date ----------------------------------------
 
 # 600k rows a table, several of DuckDB's row groups (122,880 rows), over more days than any default window
@@ -345,7 +501,7 @@ def scans(plan: dict) -> list[dict]:
 @pytest.mark.parametrize("name", [q.name for q in queries.available()])
 def test_no_query_reads_all_history_when_a_window_suffices(long_history, name):
     q = queries.load(name)
-    given = {"package": "p7", "names": "n7,n8"}
+    given = {"package": "p7", "names": "n7,n8", "group": "7", "text": "p7"}
     params = q.bind({p.name: given[p.name] for p in q.params if p.default == "required"})
     text = long_history.conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON)\n{q.sql}", params).fetchall()[0][1]
     read = [

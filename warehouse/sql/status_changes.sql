@@ -1,6 +1,7 @@
 -- title: Newly dormant or revived
--- description: Packages whose status crossed the dormant line (inactive or abandoned) in the last N days up to a date: newly_dormant (default), revived, or changed (any other change).
--- param: kind str newly_dormant newly_dormant, revived or changed
+-- description: Packages whose status crossed the dormant line (inactive or abandoned) in the last N days up to a date: newly_dormant (default), revived, changed (any other change), or all of them.
+-- param: kind str newly_dormant newly_dormant, revived, changed or all
+-- param: package str null only this package, by slug or id (default: every package)
 -- param: date date null last date (default: the latest)
 -- param: days int 30 window in days
 -- columns: snapshot_date, slug, status_before, status_now, previous_date, stars, activity_score, last_commit
@@ -11,7 +12,7 @@ WITH bounds AS (SELECT coalesce($date, max(snapshot_date)) AS last_day FROM dail
 transitions AS MATERIALIZED (
     SELECT t.* FROM status_transitions t
     WHERE t.snapshot_date > (SELECT last_day - CAST($days AS INTEGER) FROM bounds)
-      AND t.snapshot_date <= (SELECT last_day FROM bounds) AND t.kind = $kind
+      AND t.snapshot_date <= (SELECT last_day FROM bounds) AND (t.kind = $kind OR $kind = 'all')
 ),
 metrics AS MATERIALIZED (
     SELECT m.snapshot_date, m.package_id, m.stars, m.activity_score, m.last_commit_at
@@ -31,4 +32,7 @@ SELECT t.snapshot_date, p.slug, t.status_before, t.status_now, t.previous_date, 
 FROM transitions t
 JOIN metrics m USING (snapshot_date, package_id)
 JOIN names p USING (snapshot_date, package_id)
+-- By id, so a package renamed in the window keeps its earlier transitions.
+WHERE $package IS NULL
+   OR t.package_id IN (SELECT package_id FROM names WHERE slug = $package OR CAST(package_id AS VARCHAR) = $package)
 ORDER BY t.snapshot_date DESC, m.stars DESC, p.slug;

@@ -1,0 +1,1 @@
+"""The marimo dashboards (overview, category, package, movers), their charts, and the static report."""
