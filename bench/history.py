@@ -12,7 +12,7 @@ otherwise a rerun only measures), then prints:
     sources point at a closed loopback port, so a request would fail the run;
 (b) each named query of `warehouse.queries` with its example's parameters, the median and max of N runs;
 (c) `SELECT count(*) FROM weekly_commits` and a full read of it into polars;
-(d) the dashboard's reads (`notebooks/trends.py`), in a child process: time and peak RSS (VmHWM);
+(d) the four dashboards' reads (`warehouse.dashboards`), in a child process: time and peak RSS (VmHWM);
 (e) the file's size after a CHECKPOINT, per day and per year, and per table (each table copied alone into a
     fresh DuckDB file).
 
@@ -553,30 +553,34 @@ def _vm(field: str) -> int:
 
 
 def dashboard_child(path: str) -> None:
-    """In a fresh process: the dashboard's reads, timed, with the process's peak RSS before and after."""
-    import polars  # imported before the baseline: the notebook imports it too
+    """In a fresh process: each of the four dashboards' reads (`warehouse.dashboards`, what the apps and
+    `dpw report` call), timed, with the process's peak RSS before and after."""
+    import polars  # noqa: F401  imported before the baseline: the dashboards import it too
 
-    from notebooks.trends import read_dashboard, read_package
+    from warehouse import dashboards
 
     before = _vm("VmHWM")
-    started = time.perf_counter()
-    data = read_dashboard(Path(path))
-    main = time.perf_counter() - started
-    top = data["slugs"].filter(polars.col("slug") == data["top_slug"]).get_column("package_id")[0]
-    started = time.perf_counter()
-    package = read_package(Path(path), top)
-    picked = time.perf_counter() - started
-    print(
-        json.dumps(
-            {
-                "read_s": main,
-                "package_s": picked,
-                "baseline_hwm": before,
-                "hwm": _vm("VmHWM"),
-                "frames": {k: v.height for k, v in {**data, **package}.items() if hasattr(v, "height")},
-            }
-        )
-    )
+    timings: dict[str, float] = {}
+    rows: dict[str, int] = {}
+
+    def timed(name: str, read):  # noqa: ANN001, ANN202
+        started = time.perf_counter()
+        value = read()
+        timings[name] = time.perf_counter() - started
+        return value
+
+    view = timed("overview", lambda: dashboards.overview(path))
+    rows["overview.status_mix"] = view.status_mix.height
+    groups = timed("category: groups", lambda: dashboards.groups(path))
+    biggest = groups.sort("packages", descending=True).row(0, named=True)
+    group = timed("category: view", lambda: dashboards.group(path, biggest["kind"], biggest["slug"]))
+    rows["category.ranking"] = group.ranking.height
+    found = timed("package: search", lambda: dashboards.search(path, ""))
+    picked = timed("package: view", lambda: dashboards.package(path, found.row(0, named=True)["slug"]))
+    rows["package.weekly"] = picked.weekly.height
+    movers = timed("movers", lambda: dashboards.movers(path))
+    rows["movers.movers"] = movers.movers.height
+    print(json.dumps({"timings": timings, "baseline_hwm": before, "hwm": _vm("VmHWM"), "frames": rows}))
 
 
 def measure_dashboard(path: Path, runs: int) -> list[dict]:
@@ -709,16 +713,16 @@ def report(args: argparse.Namespace, folder: Path, figures: dict) -> None:
     )
 
     dash = measure_dashboard(path, max(1, min(args.runs, 3)))
-    best = min(dash, key=lambda r: r["read_s"])
     print(
-        f"\n(d) dashboard reads (notebooks/trends.py read_dashboard + read_package), each in a fresh process, {len(dash)} runs; target < 1 s, < 500 MB peak RSS:"
+        f"\n(d) the dashboards' reads (warehouse.dashboards, as the four apps call them), each run in a fresh "
+        f"process, {len(dash)} runs; target < 1 s each, < 500 MB peak RSS:"
     )
+    for name in dash[0]["timings"]:
+        times = sorted(r["timings"][name] for r in dash)
+        print(f"  {name}: median {times[len(times) // 2] * 1000:.0f} ms")
     for r in dash:
-        print(
-            f"  read_dashboard {r['read_s'] * 1000:.0f} ms + read_package {r['package_s'] * 1000:.0f} ms; "
-            f"peak RSS (VmHWM) {_mb(r['hwm'])}, of which {_mb(r['baseline_hwm'])} after the imports"
-        )
-    print(f"  frames: {best['frames']}")
+        print(f"  peak RSS (VmHWM) {_mb(r['hwm'])}, of which {_mb(r['baseline_hwm'])} after the imports")
+    print(f"  rows: {dash[0]['frames']}")
 
     caps = figures["captures"]
     print(
