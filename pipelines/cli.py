@@ -695,8 +695,8 @@ def replay_serve(
     seed: Annotated[int, typer.Option(help="seed of the fault rates and of --synthetic")] = 0,
 ) -> None:
     """Serve the djangopackages, GitHub and PyPI APIs from a bundle on loopback until interrupted."""
-    from pipelines.replay.faults import RateSpec
-    from pipelines.replay.server import SAMPLE_BUNDLE, serve
+    from replay.faults import RateSpec
+    from replay.server import SAMPLE_BUNDLE, serve
 
     try:
         RateSpec.parse(faults or "")

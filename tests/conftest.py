@@ -12,7 +12,7 @@ import pytest
 from warehouse.store import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_BUNDLE = ROOT / "pipelines" / "replay" / "bundles" / "sample"
+SAMPLE_BUNDLE = ROOT / "replay" / "bundles" / "sample"
 
 
 def sample_packages() -> list[dict]:
@@ -29,9 +29,9 @@ def sample_packages() -> list[dict]:
 
 def capture_days(path: Path, days: int) -> list[date]:
     """A real warehouse: `days` dates captured through Dagster from a replay server of the sample bundle."""
-    from pipelines.replay.server import ReplayServer
     from pipelines.runner import run_date
     from pipelines.settings import Settings
+    from replay.server import ReplayServer
 
     with ReplayServer(SAMPLE_BUNDLE, port=0) as server:
         dates = [server.date + timedelta(days=offset) for offset in range(days)]

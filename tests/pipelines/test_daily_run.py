@@ -13,9 +13,9 @@ from dagster._serdes import serialize_value
 
 from assets import ALL_ASSETS
 from pipelines.definitions import resources
-from pipelines.replay.server import ReplayServer
 from pipelines.runner import IngestRefused, kept_capture, plan, run_date
 from pipelines.settings import Settings
+from replay.server import ReplayServer
 from tests.conftest import sample_packages
 from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse

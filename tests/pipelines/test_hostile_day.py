@@ -41,9 +41,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.replay.app import Response
-from pipelines.replay.bundle import Bundle, load_bundle, make_bundle
-from pipelines.replay.server import ReplayServer
+from replay.app import Response
+from replay.bundle import Bundle, load_bundle, make_bundle
+from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE, sample_packages
 from tests.warehouse.test_hostile import DAY, HOSTILE, _corpus, _meets, _public
 from warehouse.identifiers import normalize_name

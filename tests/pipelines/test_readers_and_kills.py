@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.readers import attempts, start_readers
-from pipelines.replay.server import ReplayServer
 from pipelines.runner import plan, run_date
 from pipelines.settings import Settings
+from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE
 from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse

@@ -17,7 +17,7 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from pipelines.replay.server import ReplayServer
+from replay.server import ReplayServer
 
 TINY = Path(__file__).parent / "tiny_bundle"
 ROOT = Path(__file__).parents[2]

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from pipelines.replay.bundle import BundleWarning, load_bundle
-from pipelines.replay.server import ReplayServer
+from replay.bundle import BundleWarning, load_bundle
+from replay.server import ReplayServer
 from tests.replay import hostile
 from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
 

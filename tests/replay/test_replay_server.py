@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from pipelines.replay.bundle import SAMPLE_BUNDLE
-from pipelines.replay.server import ReplayServer
-from pipelines.replay.times import parse_time
+from replay.bundle import SAMPLE_BUNDLE
+from replay.server import ReplayServer
+from replay.times import parse_time
 from warehouse.identifiers import github_repository, pypi_project_name
 
 TINY = Path(__file__).parent / "tiny_bundle"
@@ -536,7 +536,7 @@ def test_synthetic_pages_of_1000_are_fast(http: requests.Session) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_prints_its_address_and_exits_cleanly(sig: signal.Signals) -> None:
-    code = f"from pipelines.replay.server import serve; serve({str(TINY)!r}, port=0)"
+    code = f"from replay.server import serve; serve({str(TINY)!r}, port=0)"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

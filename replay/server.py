@@ -16,10 +16,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipelines.replay.app import ReplayApp, Request, Response
-from pipelines.replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle
-from pipelines.replay.faults import FaultRule, RateSpec
-from pipelines.replay.synthetic import synthetic_bundle
+from replay.app import ReplayApp, Request, Response
+from replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle
+from replay.faults import FaultRule, RateSpec
+from replay.synthetic import synthetic_bundle
 
 __all__ = ["SAMPLE_BUNDLE", "ReplayServer", "serve"]
 

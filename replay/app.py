@@ -21,13 +21,13 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
 
-from pipelines.replay import SOURCES, derive
-from pipelines.replay.bundle import Bundle
-from pipelines.replay.evolve import PackageState, Profile, evolve, profile
-from pipelines.replay.faults import FaultRule, Faults, RateFault
-from pipelines.replay.names import api_link
-from pipelines.replay.stable import unit
-from pipelines.replay.times import api_time, github_time
+from replay import SOURCES, derive
+from replay.bundle import Bundle
+from replay.evolve import PackageState, Profile, evolve, profile
+from replay.faults import FaultRule, Faults, RateFault
+from replay.names import api_link
+from replay.stable import unit
+from replay.times import api_time, github_time
 from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
 
 Record = dict[str, Any]
