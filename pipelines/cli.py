@@ -693,8 +693,11 @@ def replay_serve(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the fault rates and of --synthetic")] = 0,
+    latency_ms: Annotated[
+        float, typer.Option(min=0, max=60_000, help="milliseconds added before every API answer")
+    ] = 0.0,
 ) -> None:
-    """Serve the djangopackages, GitHub and PyPI APIs from a bundle on loopback until interrupted."""
+    """Serve every replayed API (djangopackages, GitHub, PyPI) from a bundle on loopback until interrupted."""
     from replay.faults import RateSpec
     from replay.server import SAMPLE_BUNDLE, serve
 
@@ -710,6 +713,7 @@ def replay_serve(
         synthetic=synthetic,
         seed=seed,
         faults=faults,
+        latency_ms=latency_ms,
     )
 
 

@@ -281,6 +281,40 @@ def test_rate_limit_and_conditional_requests(sample: ReplayServer, http: request
     assert http.get(url, headers={"If-None-Match": etag}).status_code == 200  # stars moved on
 
 
+def test_request_counts_per_path_with_304s_apart(sample: ReplayServer, http: requests.Session) -> None:
+    url = f"{sample.base_url}/repos/django-commons/django-valkey"
+    etag = http.get(url).headers["ETag"]
+    http.get(url, headers={"If-None-Match": etag})
+    http.get(f"{sample.base_url}/api/v4/packages/?limit=5")
+    counts = http.get(f"{sample.base_url}/_replay/requests").json()
+    assert counts == {
+        "paths": {"/repos/django-commons/django-valkey": 2, "/api/v4/packages/": 1},
+        "not_modified": {"/repos/django-commons/django-valkey": 1},
+    }
+    assert http.post(f"{sample.base_url}/_replay/requests", json={"reset": True}).json() == {
+        "paths": {},
+        "not_modified": {},
+    }
+
+
+def test_latency_delays_every_api_answer_but_not_the_admin_endpoints(
+    sample: ReplayServer, http: requests.Session
+) -> None:
+    def seconds(url: str) -> float:
+        start = time.perf_counter()
+        http.get(url).raise_for_status()
+        return time.perf_counter() - start
+
+    assert http.post(f"{sample.base_url}/_replay/latency", json={"ms": 200}).json() == {"ms": 200}
+    try:
+        assert seconds(f"{sample.base_url}/pypi/django-valkey/json") >= 0.2
+        assert seconds(f"{sample.base_url}/_replay/clock") < 0.2
+    finally:
+        sample.set_latency(0)
+    assert seconds(f"{sample.base_url}/pypi/django-valkey/json") < 0.2
+    assert http.post(f"{sample.base_url}/_replay/latency", json={"ms": -1}).status_code == 400
+
+
 def test_participation_pending_and_computing(
     sample: ReplayServer, tiny: ReplayServer, http: requests.Session
 ) -> None:
