@@ -26,6 +26,7 @@ from assets.staging import staged
 from warehouse import parsing, store
 from warehouse.parsing import parse_timestamp
 from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
+from warehouse.runs import GITHUB_SKIPPED, skipped_frame
 from warehouse.store import Warehouse, WarehouseError
 
 DJANGOPACKAGES_SOURCES = ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids"]
@@ -224,9 +225,15 @@ def raw_github(
 ) -> dg.MaterializeResult:
     """One row per GitHub repository linked from a package (its GraphQL state) and per participation answer."""
     day = partition_date(context)
+    sources = ["github/repository", "github/participation", GITHUB_SKIPPED]
     with request_log(context, warehouse, "raw_github") as log:
         with staged(context, warehouse) as wh:
             repos = linked_repositories(linked_packages(wh, day))
+        if not github.token:
+            reason = "GITHUB_TOKEN is not set: GitHub's GraphQL API answers no one without a token"
+            context.log.warning(f"{reason}; the GitHub phase is skipped and scores rest on djangopackages")
+            records = skipped_frame(day, GITHUB_SKIPPED, reason, repositories=repos.height)
+            return store_raw(context, warehouse, "raw_github", sources, records, log)
         client = github.client(log)
         states = client.repository_states(repos.get_column("full_name").to_list())
         # Participation only where djangopackages' array can be out of date: GitHub saw a push after
@@ -278,9 +285,7 @@ def raw_github(
                 ),
             ]
         )
-        return store_raw(
-            context, warehouse, "raw_github", ["github/repository", "github/participation"], records, log
-        )
+        return store_raw(context, warehouse, "raw_github", sources, records, log)
 
 
 def previous_pypi(context: dg.AssetExecutionContext, warehouse: WarehouseResource, day: date) -> pl.DataFrame:

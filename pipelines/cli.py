@@ -173,6 +173,9 @@ def ingest(
             console,
             f"{target}: {'capturing from the sources' if mode == 'capture' else 'recomputing from stored raw'}",
         )
+        if mode == "capture":
+            for reason in settings.skipped_sources().values():
+                say(err_console, reason)
         result = run_date(settings, target, mode, allow=allow or ())
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None

@@ -30,6 +30,9 @@ from warehouse.guards import Thresholds
 DEFAULT_DJANGOPACKAGES_URL = "https://djangopackages.org"
 DEFAULT_GITHUB_URL = "https://api.github.com"
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
+# The replay server takes any token, as GitHub takes a valid one; this one is no secret, so it may be stored
+# where a real token never is (Dagster's run storage).
+REPLAY_TOKEN = "replay-token"
 
 # The variable each URL setting is read from: errors name what the user has to fix.
 _URL_VARIABLES = {
@@ -94,8 +97,27 @@ class Settings:
         return settings
 
     def with_replay(self, base_url: str) -> Settings:
-        """Every source pointed at one replay server."""
-        return replace(self, djangopackages_url=base_url, github_url=base_url, pypi_url=base_url)
+        """Every source pointed at one replay server, with a stand-in GitHub token unless one is set (its
+        GraphQL API, like GitHub's, answers no one without a token)."""
+        return replace(
+            self,
+            djangopackages_url=base_url,
+            github_url=base_url,
+            pypi_url=base_url,
+            github_token=self.github_token or REPLAY_TOKEN,
+        )
+
+    def skipped_sources(self) -> dict[str, str]:
+        """Sources a capture skips with these settings, and why: said at the start of a run."""
+        skipped = {}
+        if self.github_token is None:
+            skipped["github"] = (
+                "GITHUB_TOKEN is not set: the GitHub phase is skipped (GitHub's GraphQL API answers no one "
+                "without a token), so scores rest on djangopackages' own fields"
+            )
+        if self.pypi_url is None:
+            skipped["pypi"] = "DPW_PYPI_URL is not set: PyPI enrichment is skipped"
+        return skipped
 
     def with_warehouse(self, path: str | Path | None) -> Settings:
         return self if path is None else replace(self, warehouse=Path(path))

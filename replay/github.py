@@ -168,6 +168,11 @@ class GitHubAPI:
         return answer(200, weekly, conditional=True)
 
     def _graphql(self, request: Request, day: date, now: datetime) -> Response:
+        if "authorization" not in request.headers:
+            return answer(
+                401,
+                {"message": "This endpoint requires you to be authenticated.", "documentation_url": _DOCS},
+            )
         try:
             payload = json.loads(request.body)
             query, variables = payload["query"], payload.get("variables") or {}
@@ -210,7 +215,7 @@ class GitHubAPI:
 
 
 def _limit(token: bool) -> int:
-    return HOURLY_LIMIT
+    return HOURLY_LIMIT if token else ANONYMOUS_HOURLY_LIMIT
 
 
 def _graphql_argument(arguments: str, name: str, variables: dict[str, Any]) -> str:

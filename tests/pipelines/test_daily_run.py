@@ -10,8 +10,10 @@ import dagster as dg
 import polars as pl
 import pytest
 from dagster._serdes import serialize_value
+from typer.testing import CliRunner
 
 from assets import ALL_ASSETS
+from pipelines.cli import app
 from pipelines.definitions import resources
 from pipelines.runner import IngestRefused, kept_capture, plan, run_date
 from pipelines.settings import Settings
@@ -274,3 +276,28 @@ def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_
     assert "guard invalid_page failed" in str(refused.value)
     assert "/api/v4/grids/?limit=1000&offset=0" in str(refused.value)
     assert kept_capture(settings, replay.date) is not None  # the packages and categories read are kept
+
+
+def test_without_a_github_token_the_run_says_so_skips_github_and_records_it(settings, replay, monkeypatch):
+    for name, url in (("DPW_DJANGOPACKAGES_URL", replay.base_url), ("DPW_PYPI_URL", replay.base_url)):
+        monkeypatch.setenv(name, url)
+    monkeypatch.setenv("DPW_GITHUB_URL", replay.base_url)
+    monkeypatch.setenv("DPW_WAREHOUSE", str(settings.warehouse))
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    replay.reset_counts()
+    result = CliRunner().invoke(app, ["ingest", "--date", replay.date.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "GITHUB_TOKEN is not set: the GitHub phase is skipped" in result.output
+    assert replay.request_counts()["github"] == 0
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        sources = wh.query("SELECT source, status, requests, message FROM ingest_run_sources ORDER BY source")
+        scored = wh.query("SELECT count(activity_score) AS n, count(*) AS total FROM daily_package_metrics")
+    assert sources.select("source", "status").rows() == [
+        ("djangopackages", "asked"),
+        ("github", "skipped"),
+        ("pypi", "asked"),
+    ]
+    github = sources.row(1, named=True)
+    assert github["requests"] == 0 and "GraphQL API answers no one without a token" in github["message"]
+    # Scores rest on djangopackages' own weekly arrays and last commit dates.
+    assert scored.item(0, "n") > 0.9 * scored.item(0, "total")

@@ -50,6 +50,7 @@ def tiny() -> Iterator[ReplayServer]:
 @pytest.fixture
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
+        session.headers["Authorization"] = "Bearer replay-token"  # GitHub's GraphQL answers no one without
         yield session
 
 
@@ -279,6 +280,14 @@ def test_rate_limit_and_conditional_requests(sample: ReplayServer, http: request
     assert unchanged.headers["x-ratelimit-remaining"] == second.headers["x-ratelimit-remaining"]
     sample.set_date(SAMPLE_AS_OF + timedelta(days=5))
     assert http.get(url, headers={"If-None-Match": etag}).status_code == 200  # stars moved on
+
+
+def test_without_a_token_graphql_refuses_and_rest_allows_60_an_hour(sample: ReplayServer) -> None:
+    with requests.Session() as anonymous:
+        refused = anonymous.post(f"{sample.base_url}/graphql", json={"query": "query { viewer { login } }"})
+        rest = anonymous.get(f"{sample.base_url}/repos/django-commons/django-valkey")
+    assert refused.status_code == 401 and "authenticated" in refused.json()["message"]
+    assert rest.headers["x-ratelimit-limit"] == "60" and rest.headers["x-ratelimit-remaining"] == "59"
 
 
 def test_request_counts_per_path_with_304s_apart(sample: ReplayServer, http: requests.Session) -> None:

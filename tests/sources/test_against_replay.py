@@ -99,7 +99,7 @@ def test_djangopackages_page_still_failing_after_its_retries_is_recorded(
 def test_github_over_every_repository(replay: ReplayServer, harness: Harness) -> None:
     packages = load_bundle(SAMPLE).packages
     names = sorted({n for p in packages if (n := github_full_name(p.get("repo_url")))})
-    client = GitHubClient(harness.client("github"))
+    client = GitHubClient(harness.client("github", headers={"Authorization": "Bearer replay-token"}))
 
     states = client.repository_states(names)
 
