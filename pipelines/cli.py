@@ -675,6 +675,21 @@ def upgrade(
     say(console, done.describe())
 
 
+@app.command()
+def doctor(warehouse: WarehouseOption = None) -> None:
+    """Check the setup: resolved settings (tokens redacted), one request to each configured source, GitHub's
+    quota left, the warehouse's dates and its last run. Exits 1 with one line per problem."""
+    from pipelines.doctor import diagnose
+
+    report = diagnose(_settings(warehouse))
+    for line in report.lines:
+        say(console, line)
+    for problem in report.problems:
+        say(err_console, ("problem:", "bold red"), " ", problem)
+    if report.problems:
+        raise typer.Exit(1)
+
+
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[

@@ -33,7 +33,7 @@ _COMPUTING = 0.05  # answer 202 to the first participation request of each day
 
 
 def owns(path: str) -> bool:
-    return path == "/graphql" or path.startswith(("/repos/", "/repositories/"))
+    return path in ("/graphql", "/rate_limit") or path.startswith(("/repos/", "/repositories/"))
 
 
 def is_participation(path: str) -> bool:
@@ -104,8 +104,10 @@ class GitHubAPI:
     def quota_headers(self, request: Request, status: int, now: datetime) -> tuple[tuple[str, str], ...]:
         resource = "graphql" if request.path == "/graphql" else "core"
         token = "authorization" in request.headers
-        # A 304 answer to a conditional request does not count against the primary limit.
-        used, reset = self._use(resource, token, now, 0 if status == 304 else 1)
+        # A 304 answer to a conditional request does not count against the primary limit, nor does asking
+        # for the quota itself.
+        free = status == 304 or request.path == "/rate_limit"
+        used, reset = self._use(resource, token, now, 0 if free else 1)
         limit = _limit(token)
         return (
             ("x-ratelimit-limit", str(limit)),
@@ -128,6 +130,8 @@ class GitHubAPI:
     def route(self, request: Request, day: date, now: datetime) -> Response:
         if request.path == "/graphql" and request.method == "POST":
             return self._graphql(request, day, now)
+        if request.path == "/rate_limit" and request.method == "GET":
+            return self._rate_limit(request, now)
         if request.method == "GET" and (match := _REPO_PATH.fullmatch(request.path)):
             owner, name, stats = match.groups()
             key = f"{unquote(owner)}/{unquote(name)}".lower()
@@ -144,6 +148,20 @@ class GitHubAPI:
             if repo is not None:
                 return self._repo_answer(day, repo, bool(match.group(2)))
         return answer(404, {"message": "Not Found", "documentation_url": _DOCS, "status": "404"})
+
+    def _rate_limit(self, request: Request, now: datetime) -> Response:
+        token = "authorization" in request.headers
+        resources = {}
+        for resource in ("core", "graphql"):
+            used, reset = self._use(resource, token, now, 0)
+            limit = _limit(token) if resource == "core" or token else 0
+            resources[resource] = {
+                "limit": limit,
+                "used": used,
+                "remaining": max(0, limit - used),
+                "reset": reset,
+            }
+        return answer(200, {"resources": resources, "rate": resources["core"]})
 
     def _repo_doc(self, day: date, repo: _Repo) -> Record:
         if repo.doc is not None:
