@@ -17,6 +17,8 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
+from assets.participation import previous_answers
+from assets.participation import wanted as participation_wanted
 from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
 from assets.sources.djangopackages import Listing, Page
@@ -24,7 +26,6 @@ from assets.sources.http import RequestLog, SourceError
 from assets.sources.pypi import PyPIClient
 from assets.staging import staged
 from warehouse import parsing, store
-from warehouse.parsing import parse_timestamp
 from warehouse.raw import raw_frame, read_raw, record_key, requests_frame
 from warehouse.runs import GITHUB_SKIPPED, skipped_frame
 from warehouse.store import Warehouse, WarehouseError
@@ -236,26 +237,11 @@ def raw_github(
             return store_raw(context, warehouse, "raw_github", sources, records, log)
         client = github.client(log)
         states = client.repository_states(repos.get_column("full_name").to_list())
-        # Participation only where djangopackages' array can be out of date: GitHub saw a push after
-        # djangopackages last fetched the repository, or djangopackages has no array at all.
-        pushed = pl.DataFrame(
-            {
-                "full_name": list(states),
-                "pushed_at": [
-                    (r.doc or {}).get("pushedAt") if r.status == "ok" and isinstance(r.doc, dict) else None
-                    for r in states.values()
-                ],
-            },
-            schema={"full_name": pl.String, "pushed_at": pl.String},
-            strict=False,
-        ).with_columns(parse_timestamp(pl.col("pushed_at")))
-        wanted = (
-            repos.join(pushed, on="full_name")
-            .filter(pl.col("pushed_at").is_not_null())
-            .filter(pl.col("no_weeks") | (pl.col("pushed_at") > pl.col("last_fetched_at")))
-            .get_column("full_name")
-            .to_list()
-        )
+        pushed = {
+            name: (r.doc or {}).get("pushedAt") if r.status == "ok" and isinstance(r.doc, dict) else None
+            for name, r in states.items()
+        }
+        wanted = participation_wanted(repos, pushed, previous_answers(Path(warehouse.path), day))
         participation = client.participation(wanted)
         records = pl.concat(
             [

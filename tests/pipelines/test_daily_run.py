@@ -301,3 +301,25 @@ def test_without_a_github_token_the_run_says_so_skips_github_and_records_it(sett
     assert github["requests"] == 0 and "GraphQL API answers no one without a token" in github["message"]
     # Scores rest on djangopackages' own weekly arrays and last commit dates.
     assert scored.item(0, "n") > 0.9 * scored.item(0, "total")
+
+
+def test_participation_is_not_asked_again_for_a_pending_repository_whose_push_date_did_not_move(tmp_path):
+    # Synthetic packages include repositories GitHub never computes statistics for (202 every time).
+    with ReplayServer(synthetic=400, seed=3) as server:
+        settings = Settings().with_replay(server.base_url).with_warehouse(tmp_path / "w.duckdb")
+        day, next_day = server.date, server.date + timedelta(days=1)
+        run_date(settings, day, "capture")
+        server.set_date(next_day)
+        server.reset_counts()
+        run_date(settings, next_day, "capture")
+        asked = {p.lower() for p in server.path_counts()["paths"] if p.endswith("/stats/participation")}
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        pending = wh.query(
+            "SELECT t.full_name, t.pushed_at = y.pushed_at AS same_push, t.participation_status AS today "
+            "FROM repository_snapshots y JOIN repository_snapshots t ON t.full_name = y.full_name "
+            "AND t.snapshot_date = $next WHERE y.snapshot_date = $day AND y.participation_status = 'pending'",
+            {"day": day, "next": next_day},
+        )
+    assert pending.height > 0 and pending.get_column("same_push").all()
+    assert not asked & {f"/repos/{name}/stats/participation" for name in pending.get_column("full_name")}
+    assert pending.get_column("today").null_count() == pending.height  # not asked, so no answer today
