@@ -70,7 +70,12 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             max_body_bytes=settings.max_body_bytes,
             **timeout,
         ),
-        "pypi": PyPIResource(base_url=settings.pypi_url, max_body_bytes=settings.max_body_bytes, **timeout),
+        "pypi": PyPIResource(
+            base_url=settings.pypi_url,
+            concurrency=settings.pypi_concurrency,
+            max_body_bytes=settings.max_body_bytes,
+            **timeout,
+        ),
         "dataset_guards": GuardsResource(**asdict(settings.guards)),
     }
 
