@@ -161,10 +161,15 @@ def ingest_runs(
             status="refused" if blocking else None,
             message=message,
         )
+        sources = runs.source_rows(wh, day, run_id, mode)
     for r in results:
         if r.level != "ok":
             context.log.warning(f"guard {r.name} {r.level}: {r.message}")
-    logs = {"ingest_runs": row, "guard_results": runs.guard_rows(run_id, day, results, config.allow)}
+    logs = {
+        "ingest_runs": row,
+        "ingest_run_sources": sources,
+        "guard_results": runs.guard_rows(run_id, day, results, config.allow),
+    }
     checks = [
         contract_check_result("ingest_runs", row),
         contract_check_result("guard_results", logs["guard_results"], "ingest_runs"),

@@ -17,6 +17,8 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
+from assets.participation import previous_answers
+from assets.participation import wanted as participation_wanted
 from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
 from assets.sources.djangopackages import Listing, Page
@@ -34,6 +36,7 @@ from warehouse.raw import (
     replace_raw,
     requests_frame,
 )
+from warehouse.runs import GITHUB_SKIPPED, skipped_frame
 from warehouse.store import Warehouse, WarehouseError
 
 DJANGOPACKAGES_SOURCES = ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids"]
@@ -232,31 +235,22 @@ def raw_github(
 ) -> dg.MaterializeResult:
     """One row per GitHub repository linked from a package (its GraphQL state) and per participation answer."""
     day = partition_date(context)
+    sources = ["github/repository", "github/participation", GITHUB_SKIPPED]
     with request_log(context, warehouse, "raw_github") as log:
         with staged(context, warehouse) as wh:
             repos = linked_repositories(linked_packages(wh, day))
+        if not github.token:
+            reason = "GITHUB_TOKEN is not set: GitHub's GraphQL API answers no one without a token"
+            context.log.warning(f"{reason}; the GitHub phase is skipped and scores rest on djangopackages")
+            records = skipped_frame(day, GITHUB_SKIPPED, reason, repositories=repos.height)
+            return store_raw(context, warehouse, "raw_github", sources, records, log)
         client = github.client(log)
         states = client.repository_states(repos.get_column("full_name").to_list())
-        # Participation only where djangopackages' array can be out of date: GitHub saw a push after
-        # djangopackages last fetched the repository, or djangopackages has no array at all.
-        pushed = pl.DataFrame(
-            {
-                "full_name": list(states),
-                "pushed_at": [
-                    (r.doc or {}).get("pushedAt") if r.status == "ok" and isinstance(r.doc, dict) else None
-                    for r in states.values()
-                ],
-            },
-            schema={"full_name": pl.String, "pushed_at": pl.String},
-            strict=False,
-        ).with_columns(parse_timestamp(pl.col("pushed_at")))
-        wanted = (
-            repos.join(pushed, on="full_name")
-            .filter(pl.col("pushed_at").is_not_null())
-            .filter(pl.col("no_weeks") | (pl.col("pushed_at") > pl.col("last_fetched_at")))
-            .get_column("full_name")
-            .to_list()
-        )
+        pushed = {
+            name: (r.doc or {}).get("pushedAt") if r.status == "ok" and isinstance(r.doc, dict) else None
+            for name, r in states.items()
+        }
+        wanted = participation_wanted(repos, pushed, previous_answers(Path(warehouse.path), day))
         participation = client.participation(wanted)
         records = pl.concat(
             [
@@ -286,9 +280,7 @@ def raw_github(
                 ),
             ]
         )
-        return store_raw(
-            context, warehouse, "raw_github", ["github/repository", "github/participation"], records, log
-        )
+        return store_raw(context, warehouse, "raw_github", sources, records, log)
 
 
 def previous_pypi(context: dg.AssetExecutionContext, warehouse: WarehouseResource, day: date) -> pl.DataFrame:

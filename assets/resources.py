@@ -68,6 +68,7 @@ class PyPIResource(dg.ConfigurableResource):
     """The PyPI JSON API; unset means PyPI enrichment is skipped (its address is the user's setting)."""
 
     base_url: str | None = None
+    concurrency: int = 10
     timeout: float = 30.0
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
@@ -81,7 +82,8 @@ class PyPIResource(dg.ConfigurableResource):
                 log=log,
                 timeout=self.timeout,
                 max_body_bytes=self.max_body_bytes,
-            )
+            ),
+            concurrency=self.concurrency,
         )
 
 

@@ -38,7 +38,7 @@ from warehouse.raw import raw_frame, record_key
 from warehouse.scoring import SCORE_VERSION, score_packages
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "pipelines" / "replay" / "bundles" / "sample" / "packages.jsonl.gz"
+SAMPLE = ROOT / "replay" / "bundles" / "sample" / "packages.jsonl.gz"
 HALF = 26
 SCORES = {
     "DPAS-1": "activity_score",

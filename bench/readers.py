@@ -74,9 +74,9 @@ def attempts(folder: Path) -> list[dict]:
 def capture(
     packages: int, folder: Path, readers: int, hold: tuple[float, float]
 ) -> tuple[float, dict, list[dict]]:
-    from pipelines.replay.server import ReplayServer
     from pipelines.runner import run_date
     from pipelines.settings import Settings
+    from replay.server import ReplayServer
     from warehouse.store import Warehouse
 
     path = folder / "w.duckdb"

@@ -128,7 +128,7 @@ def step_durations(instance: dg.DagsterInstance, run_id: str) -> tuple[dict[str,
 
 def capture(folder: Path, packages: int, seed: int, rebuild: bool) -> tuple[Any, Any, date]:
     """The replay server (started) and the settings of a warehouse holding one captured date."""
-    from pipelines.replay.server import ReplayServer
+    from replay.server import ReplayServer
     from pipelines.runner import run_date
     from pipelines.settings import Settings
     from warehouse.store import Warehouse

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.replay.server import ReplayServer
+from replay.server import ReplayServer
 from pipelines.runner import run_date
 from pipelines.settings import Settings
 

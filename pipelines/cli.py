@@ -173,6 +173,9 @@ def ingest(
             console,
             f"{target}: {'capturing from the sources' if mode == 'capture' else 'recomputing from stored raw'}",
         )
+        if mode == "capture":
+            for reason in settings.skipped_sources().values():
+                say(err_console, reason)
         result = run_date(settings, target, mode, allow=allow or ())
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None
@@ -715,6 +718,21 @@ def report(
     say(console, f"{len(files)} pages in {out}; open {out / 'index.html'}")
 
 
+@app.command()
+def doctor(warehouse: WarehouseOption = None) -> None:
+    """Check the setup: resolved settings (tokens redacted), one request to each configured source, GitHub's
+    quota left, the warehouse's dates and its last run. Exits 1 with one line per problem."""
+    from pipelines.doctor import diagnose
+
+    report = diagnose(_settings(warehouse))
+    for line in report.lines:
+        say(console, line)
+    for problem in report.problems:
+        say(err_console, ("problem:", "bold red"), " ", problem)
+    if report.problems:
+        raise typer.Exit(1)
+
+
 @replay_app.command("serve")
 def replay_serve(
     bundle: Annotated[
@@ -736,10 +754,13 @@ def replay_serve(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="seed of the fault rates and of --synthetic")] = 0,
+    latency_ms: Annotated[
+        float, typer.Option(min=0, max=60_000, help="milliseconds added before every API answer")
+    ] = 0.0,
 ) -> None:
-    """Serve the djangopackages, GitHub and PyPI APIs from a bundle on loopback until interrupted."""
-    from pipelines.replay.faults import RateSpec
-    from pipelines.replay.server import SAMPLE_BUNDLE, serve
+    """Serve every replayed API (djangopackages, GitHub, PyPI) from a bundle on loopback until interrupted."""
+    from replay.faults import RateSpec
+    from replay.server import SAMPLE_BUNDLE, serve
 
     try:
         RateSpec.parse(faults or "")
@@ -753,6 +774,7 @@ def replay_serve(
         synthetic=synthetic,
         seed=seed,
         faults=faults,
+        latency_ms=latency_ms,
     )
 
 

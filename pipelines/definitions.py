@@ -18,7 +18,7 @@ from assets.resources import (
     WarehouseResource,
 )
 from assets.staging import MODE_TAG, record_failure
-from pipelines.settings import Settings
+from pipelines.settings import REPLAY_TOKEN, Settings
 
 RAW_ASSETS = dg.AssetSelection.groups("raw")
 
@@ -61,14 +61,21 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             **timeout,
         ),
         # An EnvVar is resolved when the run starts and never written to Dagster's run storage, where a
-        # plain value would be kept in every job snapshot.
+        # plain value would be kept in every job snapshot; the replay's stand-in token is no secret.
         "github": GitHubResource(
             base_url=settings.github_url,
-            token=dg.EnvVar("GITHUB_TOKEN") if settings.github_token else None,
+            token=settings.github_token
+            if settings.github_token in (None, REPLAY_TOKEN)
+            else dg.EnvVar("GITHUB_TOKEN"),
             max_body_bytes=settings.max_body_bytes,
             **timeout,
         ),
-        "pypi": PyPIResource(base_url=settings.pypi_url, max_body_bytes=settings.max_body_bytes, **timeout),
+        "pypi": PyPIResource(
+            base_url=settings.pypi_url,
+            concurrency=settings.pypi_concurrency,
+            max_body_bytes=settings.max_body_bytes,
+            **timeout,
+        ),
         "dataset_guards": GuardsResource(**asdict(settings.guards)),
     }
 

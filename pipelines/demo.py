@@ -12,10 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines.output import emit, say
-from pipelines.replay import SAMPLE_BUNDLE
-from pipelines.replay.server import ReplayServer
 from pipelines.runner import IngestResult, instance, run_date
 from pipelines.settings import Settings
+from replay import SAMPLE_BUNDLE
+from replay.server import ReplayServer
 from warehouse import queries
 from warehouse.store import Warehouse
 

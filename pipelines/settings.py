@@ -3,7 +3,8 @@
 Sources are configured only here: ``DPW_DJANGOPACKAGES_URL``, ``DPW_GITHUB_URL``, ``DPW_PYPI_URL``,
 ``GITHUB_TOKEN``, the warehouse file ``DPW_WAREHOUSE``, the per-response body cap
 ``DPW_MAX_BODY_BYTES``, a read timeout in seconds overriding each source's own ``DPW_HTTP_TIMEOUT``,
-the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE``, the dataset
+the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE``, PyPI requests in flight
+``DPW_PYPI_CONCURRENCY``, the dataset
 guards' thresholds ``DPW_GUARD_*`` (shares from 0 to 1, e.g. ``DPW_GUARD_VANISH_FAIL=0.3``) and the
 storage format new warehouse files are created in, ``DPW_STORAGE_VERSION`` (the oldest DuckDB release that
 must open them; ``from_env`` sets it for the process, see ``warehouse.fileformat``), and the first snapshot
@@ -30,6 +31,9 @@ from warehouse.guards import Thresholds
 DEFAULT_DJANGOPACKAGES_URL = "https://djangopackages.org"
 DEFAULT_GITHUB_URL = "https://api.github.com"
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
+# The replay server takes any token, as GitHub takes a valid one; this one is no secret, so it may be stored
+# where a real token never is (Dagster's run storage).
+REPLAY_TOKEN = "replay-token"
 
 # The variable each URL setting is read from: errors name what the user has to fix.
 _URL_VARIABLES = {
@@ -52,6 +56,7 @@ class Settings:
     warehouse: Path = DEFAULT_WAREHOUSE
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     djangopackages_page_size: int = 1000
+    pypi_concurrency: int = 10  # PyPI's JSON API is a CDN that tolerates about as many as mirrors use
     http_timeout: float | None = None  # None: each source's own (djangopackages 60 s, GitHub and PyPI 30 s)
     guards: Thresholds = field(default_factory=Thresholds)
     storage_version: str = fileformat.DEFAULT_STORAGE_VERSION
@@ -68,6 +73,8 @@ class Settings:
             raise SettingsError("DPW_HTTP_TIMEOUT must be a number of seconds, more than 0 and at most 3600")
         if type(self.djangopackages_page_size) is not int or self.djangopackages_page_size < 1:
             raise SettingsError("DPW_DJANGOPACKAGES_PAGE_SIZE must be a whole number, at least 1")
+        if type(self.pypi_concurrency) is not int or not 1 <= self.pypi_concurrency <= 50:
+            raise SettingsError("DPW_PYPI_CONCURRENCY must be a whole number from 1 to 50")
         try:
             fileformat.check(self.storage_version)
         except ValueError as exc:
@@ -84,6 +91,7 @@ class Settings:
             warehouse=Path(env.get("DPW_WAREHOUSE") or DEFAULT_WAREHOUSE),
             max_body_bytes=_byte_count(env.get("DPW_MAX_BODY_BYTES")),
             djangopackages_page_size=_whole("DPW_DJANGOPACKAGES_PAGE_SIZE", env, 1000),
+            pypi_concurrency=_whole("DPW_PYPI_CONCURRENCY", env, 10),
             http_timeout=_seconds("DPW_HTTP_TIMEOUT", env),
             guards=_thresholds(env),
             storage_version=env.get("DPW_STORAGE_VERSION") or fileformat.DEFAULT_STORAGE_VERSION,
@@ -94,8 +102,27 @@ class Settings:
         return settings
 
     def with_replay(self, base_url: str) -> Settings:
-        """Every source pointed at one replay server."""
-        return replace(self, djangopackages_url=base_url, github_url=base_url, pypi_url=base_url)
+        """Every source pointed at one replay server, with a stand-in GitHub token unless one is set (its
+        GraphQL API, like GitHub's, answers no one without a token)."""
+        return replace(
+            self,
+            djangopackages_url=base_url,
+            github_url=base_url,
+            pypi_url=base_url,
+            github_token=self.github_token or REPLAY_TOKEN,
+        )
+
+    def skipped_sources(self) -> dict[str, str]:
+        """Sources a capture skips with these settings, and why: said at the start of a run."""
+        skipped = {}
+        if self.github_token is None:
+            skipped["github"] = (
+                "GITHUB_TOKEN is not set: the GitHub phase is skipped (GitHub's GraphQL API answers no one "
+                "without a token), so scores rest on djangopackages' own fields"
+            )
+        if self.pypi_url is None:
+            skipped["pypi"] = "DPW_PYPI_URL is not set: PyPI enrichment is skipped"
+        return skipped
 
     def with_warehouse(self, path: str | Path | None) -> Settings:
         return self if path is None else replace(self, warehouse=Path(path))

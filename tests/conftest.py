@@ -13,7 +13,7 @@ import pytest
 from warehouse.store import Warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_BUNDLE = ROOT / "pipelines" / "replay" / "bundles" / "sample"
+SAMPLE_BUNDLE = ROOT / "replay" / "bundles" / "sample"
 
 
 def sample_packages() -> list[dict]:
@@ -36,9 +36,9 @@ def capture_days(path: Path, days: int) -> list[date]:
 def capture_dates(path: Path, offsets: Iterable[int], bundle: Path = SAMPLE_BUNDLE) -> list[date]:
     """The dates ``offsets`` days after the bundle's date captured through Dagster from a replay server of
     ``bundle``."""
-    from pipelines.replay.server import ReplayServer
     from pipelines.runner import run_date
     from pipelines.settings import Settings
+    from replay.server import ReplayServer
 
     with ReplayServer(bundle, port=0) as server:
         dates = [server.date + timedelta(days=offset) for offset in offsets]

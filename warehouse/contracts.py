@@ -260,10 +260,11 @@ class RawRecord(pa.DataFrameModel):
     )
     record_key: pl.String = pa.Field(description="the id, owner/name or project name as requested")
     status: pl.String = pa.Field(
-        isin=["ok", "invalid", "missing", "pending", "blocked", "failed", "unchanged"],
+        isin=["ok", "invalid", "missing", "pending", "blocked", "failed", "unchanged", "skipped"],
         description="ok; invalid (a list page that was not JSON); missing (404); pending (GitHub still "
         "computing); blocked (451 or FORBIDDEN); failed (no usable answer after retries: the payload says "
-        "why); unchanged (PyPI serial had not moved: the document stored earlier)",
+        "why); unchanged (PyPI serial had not moved: the document stored earlier); skipped (a source not "
+        "asked at all, source <name>/skipped: the payload says why)",
     )
     document_id: pl.Int64 = pa.Field(
         nullable=True,
@@ -342,6 +343,22 @@ class IngestRun(pa.DataFrameModel):
     packages_scored: pl.Int64 = pa.Field(ge=0, description="rows in daily_package_metrics")
     score_version: pl.String = pa.Field(description="the score version of the date's metrics")
     message: pl.String = pa.Field(nullable=True, description="the one-line cause of a failure or refusal")
+
+    class Config(_Strict):
+        pass
+
+
+class IngestRunSource(pa.DataFrameModel):
+    """One source a capture asked or skipped: its requests, the 304s among them and the failures."""
+
+    run_id: pl.String = pa.Field(description="the Dagster run id")
+    snapshot_date: pl.Date = pa.Field(description="the date the run captured")
+    source: pl.String = pa.Field(description="djangopackages, github, pypi, ...")
+    status: pl.String = pa.Field(isin=["asked", "skipped"], description="asked, or skipped (message: why)")
+    requests: pl.Int64 = pa.Field(ge=0, description="requests made, retries of one request counted once")
+    not_modified: pl.Int64 = pa.Field(ge=0, description="requests answered 304: unchanged, no quota spent")
+    failed: pl.Int64 = pa.Field(ge=0, description="requests without a usable answer")
+    message: pl.String = pa.Field(nullable=True, description="why the source was skipped")
 
     class Config(_Strict):
         pass
@@ -600,6 +617,7 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "raw_documents": RawDocument,
     "raw_requests": RawRequest,
     "ingest_runs": IngestRun,
+    "ingest_run_sources": IngestRunSource,
     "guard_results": GuardResultRow,
     "package_deltas": PackageDelta,
     "category_health": CategoryHealth,

@@ -30,7 +30,7 @@ FORMAT = "dpw-export"  # the manifest's mark: a directory holding it is an expor
 # migration ledger (not part of the public contract).
 EXCLUDED = ("raw_records", "raw_documents", "raw_requests", "schema_migrations")
 # Dated, but logs: a run's rows are not a date's state, and a date has as many as it had runs.
-LOGS = ("ingest_runs", "guard_results")
+LOGS = ("ingest_runs", "ingest_run_sources", "guard_results")
 _CATALOG = "dpw"
 
 

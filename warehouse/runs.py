@@ -184,3 +184,53 @@ def record_failure(warehouse: Path, run_id: str, row: pl.DataFrame, *, wait: flo
         if not earlier.filter(pl.col("status") != "started").is_empty():
             return
         wh.replace_run("ingest_runs", run_id, row)
+
+
+# A source a capture did not ask at all leaves one raw row saying why, so the date's raw tells it and the
+# run's per-source ledger row says `skipped`.
+GITHUB_SKIPPED = "github/skipped"
+SOURCE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "run_id": pl.String,
+    "snapshot_date": pl.Date,
+    "source": pl.String,
+    "status": pl.String,
+    "requests": pl.Int64,
+    "not_modified": pl.Int64,
+    "failed": pl.Int64,
+    "message": pl.String,
+}
+
+
+def skipped_frame(day: date, raw_source: str, reason: str, **counts: int) -> pl.DataFrame:
+    """The raw row of a source skipped on ``day``: key the source, payload the reason and what was not asked."""
+    from warehouse.raw import raw_frame
+
+    source = raw_source.removesuffix("/skipped")
+    return raw_frame(day, raw_source, [(source, "skipped", {"reason": reason, **counts})])
+
+
+def source_rows(wh: Warehouse, day: date, run_id: str, mode: str) -> pl.DataFrame:
+    """``ingest_run_sources`` rows of a run of ``day`` from its staging file: one per source it asked or
+    skipped. A recompute asks nothing, so it has none."""
+    if mode != "capture":
+        return pl.DataFrame(schema=SOURCE_SCHEMA)
+    asked = wh.query(
+        "SELECT source, count(*) AS requests, count(*) FILTER (status = 304) AS not_modified, "
+        "count(*) FILTER (NOT ok) AS failed FROM raw_requests WHERE snapshot_date = $d GROUP BY source",
+        {"d": day},
+    )
+    skipped = wh.query(
+        "SELECT record_key AS source, json_extract_string(payload, '$.reason') AS message FROM raw_records "
+        "WHERE snapshot_date = $d AND source LIKE '%/skipped'",
+        {"d": day},
+    )
+    rows = asked.join(skipped, on="source", how="full", coalesce=True).with_columns(
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(day).alias("snapshot_date"),
+        pl.when(pl.col("message").is_null())
+        .then(pl.lit("asked"))
+        .otherwise(pl.lit("skipped"))
+        .alias("status"),
+        *(pl.col(c).fill_null(0).cast(pl.Int64) for c in ("requests", "not_modified", "failed")),
+    )
+    return rows.select(list(SOURCE_SCHEMA)).cast(SOURCE_SCHEMA).sort("source")  # type: ignore[arg-type]

@@ -47,9 +47,9 @@ class GitHubClient:
         self,
         http: HttpClient,
         batch_size: int = MAX_BATCH,
-        participation_attempts: int = 4,
+        participation_attempts: int = 2,
         participation_wait: float = 2.0,
-        concurrency: int = 4,
+        concurrency: int = 1,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
@@ -59,7 +59,7 @@ class GitHubClient:
         self.batch_size = batch_size
         self.participation_attempts = participation_attempts
         self.participation_wait = participation_wait
-        # GitHub prefers serial requests; a few in flight stays far below its secondary limits.
+        # GitHub asks integrators to make the requests of one token serially (its secondary rate limits).
         self.concurrency = concurrency
 
     def repositories(self, full_names: Sequence[str]) -> dict[str, dict[str, Any] | None]:
@@ -99,8 +99,10 @@ class GitHubClient:
 
         GitHub answers 202 while it computes the statistics: one pass over all repositories, then only
         the 202s are asked again, after waits that double from ``participation_wait``, for at most
-        ``participation_attempts`` rounds in all; what is still computing is "pending". A repository
-        whose request fails after the HTTP retries is "failed" and not asked again.
+        ``participation_attempts`` rounds in all (by default one more: GitHub mostly has the numbers
+        seconds after the first ask); what is still computing is "pending", which the caller remembers and
+        asks again on a later day rather than waiting on it. A repository whose request fails after the
+        HTTP retries is "failed" and not asked again.
         """
         waiting = _unique(full_names)
         result: dict[str, Participation] = {}

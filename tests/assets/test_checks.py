@@ -72,10 +72,10 @@ def test_every_table_has_a_model(warehouse):
 def published(tmp_path_factory) -> Path:
     """A warehouse with two days captured through the pipeline, one record rejected and one package revived
     between them (dormant on the first day, busy every week on the second), so every table has rows."""
-    from pipelines.replay.bundle import make_bundle
-    from pipelines.replay.server import ReplayServer
     from pipelines.runner import run_date
     from pipelines.settings import Settings
+    from replay.bundle import make_bundle
+    from replay.server import ReplayServer
 
     records = sample_packages()[:60]
     records[0] = {**records[0], "id": "abc"}

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.replay.server import ReplayServer
 from pipelines.settings import Settings
+from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE
 
 

@@ -34,10 +34,10 @@ import polars as pl
 import pytest
 import requests
 
-from pipelines.replay.faults import RATE_KINDS
-from pipelines.replay.server import ReplayServer
 from pipelines.runner import IngestRefused, IngestResult, run_date
 from pipelines.settings import Settings
+from replay.faults import RATE_KINDS
+from replay.server import ReplayServer
 from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
 from warehouse.raw import RAW_TEXT
 from warehouse.store import Warehouse

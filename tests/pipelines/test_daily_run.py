@@ -10,12 +10,14 @@ import dagster as dg
 import polars as pl
 import pytest
 from dagster._serdes import serialize_value
+from typer.testing import CliRunner
 
 from assets import ALL_ASSETS
+from pipelines.cli import app
 from pipelines.definitions import resources
-from pipelines.replay.server import ReplayServer
 from pipelines.runner import IngestRefused, kept_capture, plan, run_date
 from pipelines.settings import Settings
+from replay.server import ReplayServer
 from tests.conftest import sample_packages
 from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse
@@ -274,3 +276,50 @@ def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_
     assert "guard invalid_page failed" in str(refused.value)
     assert "/api/v4/grids/?limit=1000&offset=0" in str(refused.value)
     assert kept_capture(settings, replay.date) is not None  # the packages and categories read are kept
+
+
+def test_without_a_github_token_the_run_says_so_skips_github_and_records_it(settings, replay, monkeypatch):
+    for name, url in (("DPW_DJANGOPACKAGES_URL", replay.base_url), ("DPW_PYPI_URL", replay.base_url)):
+        monkeypatch.setenv(name, url)
+    monkeypatch.setenv("DPW_GITHUB_URL", replay.base_url)
+    monkeypatch.setenv("DPW_WAREHOUSE", str(settings.warehouse))
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    replay.reset_counts()
+    result = CliRunner().invoke(app, ["ingest", "--date", replay.date.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "GITHUB_TOKEN is not set: the GitHub phase is skipped" in result.output
+    assert replay.request_counts()["github"] == 0
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        sources = wh.query("SELECT source, status, requests, message FROM ingest_run_sources ORDER BY source")
+        scored = wh.query("SELECT count(activity_score) AS n, count(*) AS total FROM daily_package_metrics")
+    assert sources.select("source", "status").rows() == [
+        ("djangopackages", "asked"),
+        ("github", "skipped"),
+        ("pypi", "asked"),
+    ]
+    github = sources.row(1, named=True)
+    assert github["requests"] == 0 and "GraphQL API answers no one without a token" in github["message"]
+    # Scores rest on djangopackages' own weekly arrays and last commit dates.
+    assert scored.item(0, "n") > 0.9 * scored.item(0, "total")
+
+
+def test_participation_is_not_asked_again_for_a_pending_repository_whose_push_date_did_not_move(tmp_path):
+    # Synthetic packages include repositories GitHub never computes statistics for (202 every time).
+    with ReplayServer(synthetic=400, seed=3) as server:
+        settings = Settings().with_replay(server.base_url).with_warehouse(tmp_path / "w.duckdb")
+        day, next_day = server.date, server.date + timedelta(days=1)
+        run_date(settings, day, "capture")
+        server.set_date(next_day)
+        server.reset_counts()
+        run_date(settings, next_day, "capture")
+        asked = {p.lower() for p in server.path_counts()["paths"] if p.endswith("/stats/participation")}
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        pending = wh.query(
+            "SELECT t.full_name, t.pushed_at = y.pushed_at AS same_push, t.participation_status AS today "
+            "FROM repository_snapshots y JOIN repository_snapshots t ON t.full_name = y.full_name "
+            "AND t.snapshot_date = $next WHERE y.snapshot_date = $day AND y.participation_status = 'pending'",
+            {"day": day, "next": next_day},
+        )
+    assert pending.height > 0 and pending.get_column("same_push").all()
+    assert not asked & {f"/repos/{name}/stats/participation" for name in pending.get_column("full_name")}
+    assert pending.get_column("today").null_count() == pending.height  # not asked, so no answer today

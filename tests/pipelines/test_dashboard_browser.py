@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.replay.server import ReplayServer
+from replay.server import ReplayServer
 from pipelines.runner import run_date
 from pipelines.settings import Settings
 from tests.browser import CHROMIUM, MISSING, Browser, served

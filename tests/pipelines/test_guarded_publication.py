@@ -13,10 +13,10 @@ import pytest
 from assets import ALL_ASSETS
 from assets.raw import raw_djangopackages, raw_github, raw_pypi
 from pipelines.definitions import resources
-from pipelines.replay.bundle import Bundle, load_bundle, make_bundle
-from pipelines.replay.server import ReplayServer
 from pipelines.runner import IngestRefused, kept_capture, plan, rescore, run_date
 from pipelines.settings import Settings
+from replay.bundle import Bundle, load_bundle, make_bundle
+from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE
 from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse

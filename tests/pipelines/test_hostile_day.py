@@ -41,9 +41,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.replay.app import Response
-from pipelines.replay.bundle import Bundle, load_bundle, make_bundle
-from pipelines.replay.server import ReplayServer
+from pipelines.settings import REPLAY_TOKEN
+from replay.app import Response
+from replay.bundle import Bundle, load_bundle, make_bundle
+from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE, sample_packages
 from tests.warehouse.test_hostile import DAY, HOSTILE, _corpus, _meets, _public
 from warehouse.identifiers import normalize_name
@@ -392,6 +393,7 @@ def day(canary: Canary, tmp_path_factory: pytest.TempPathFactory) -> Day:
         env.update(
             DPW_DJANGOPACKAGES_URL=server.base_url,
             DPW_GITHUB_URL=server.base_url,
+            GITHUB_TOKEN=REPLAY_TOKEN,  # the replay's GraphQL, like GitHub's, answers no one without
             DPW_PYPI_URL=server.base_url,
             DPW_WAREHOUSE=str(path),
             DPW_DJANGOPACKAGES_PAGE_SIZE=str(PAGE_SIZE),

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bench.readers import attempts, start_readers
-from pipelines.replay.server import ReplayServer
 from pipelines.runner import plan, run_date
-from pipelines.settings import Settings
+from pipelines.settings import REPLAY_TOKEN, Settings
+from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE
 from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse
@@ -75,6 +75,7 @@ def test_a_run_killed_at_any_moment_leaves_the_date_as_before_or_whole(tmp_path,
             **os.environ,
             "DPW_DJANGOPACKAGES_URL": server.base_url,
             "DPW_GITHUB_URL": server.base_url,
+            "GITHUB_TOKEN": REPLAY_TOKEN,  # the replay's GraphQL, like GitHub's, answers no one without
             "DPW_PYPI_URL": server.base_url,
             "DPW_WAREHOUSE": str(path),
         }
@@ -113,6 +114,7 @@ def test_ctrl_c_stops_a_run_with_one_line_and_exit_130(tmp_path):
             **os.environ,
             "DPW_DJANGOPACKAGES_URL": server.base_url,
             "DPW_GITHUB_URL": server.base_url,
+            "GITHUB_TOKEN": REPLAY_TOKEN,  # the replay's GraphQL, like GitHub's, answers no one without
             "DPW_PYPI_URL": server.base_url,
             "DPW_WAREHOUSE": str(path),
         }

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.replay.bundle import SAMPLE_BUNDLE, BundleError, BundleWarning, load_bundle
-from pipelines.replay.evolve import evolve, profile
-from pipelines.replay.synthetic import synthetic_bundle
+from replay.bundle import SAMPLE_BUNDLE, BundleError, BundleWarning, load_bundle
+from replay.evolve import evolve, profile
+from replay.synthetic import synthetic_bundle
 from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
 
 TINY = Path(__file__).parent / "tiny_bundle"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from pipelines.replay.bundle import BundleWarning, load_bundle
-from pipelines.replay.server import ReplayServer
+from replay.bundle import BundleWarning, load_bundle
+from replay.server import ReplayServer
 from tests.replay import hostile
 from warehouse.identifiers import github_repository, normalize_name, pypi_project_name
 
@@ -39,6 +39,7 @@ def srv(bundle_dir: tuple[Path, list[int]]) -> Iterator[ReplayServer]:
 @pytest.fixture
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
+        session.headers["Authorization"] = "Bearer replay-token"  # GitHub's GraphQL answers no one without
         yield session
 
 

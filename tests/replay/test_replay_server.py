@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from pipelines.replay.bundle import SAMPLE_BUNDLE
-from pipelines.replay.server import ReplayServer
-from pipelines.replay.times import parse_time
+from replay.bundle import SAMPLE_BUNDLE
+from replay.server import ReplayServer
+from replay.times import parse_time
 from warehouse.identifiers import github_repository, pypi_project_name
 
 TINY = Path(__file__).parent / "tiny_bundle"
@@ -50,6 +50,7 @@ def tiny() -> Iterator[ReplayServer]:
 @pytest.fixture
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
+        session.headers["Authorization"] = "Bearer replay-token"  # GitHub's GraphQL answers no one without
         yield session
 
 
@@ -279,6 +280,48 @@ def test_rate_limit_and_conditional_requests(sample: ReplayServer, http: request
     assert unchanged.headers["x-ratelimit-remaining"] == second.headers["x-ratelimit-remaining"]
     sample.set_date(SAMPLE_AS_OF + timedelta(days=5))
     assert http.get(url, headers={"If-None-Match": etag}).status_code == 200  # stars moved on
+
+
+def test_without_a_token_graphql_refuses_and_rest_allows_60_an_hour(sample: ReplayServer) -> None:
+    with requests.Session() as anonymous:
+        refused = anonymous.post(f"{sample.base_url}/graphql", json={"query": "query { viewer { login } }"})
+        rest = anonymous.get(f"{sample.base_url}/repos/django-commons/django-valkey")
+    assert refused.status_code == 401 and "authenticated" in refused.json()["message"]
+    assert rest.headers["x-ratelimit-limit"] == "60" and rest.headers["x-ratelimit-remaining"] == "59"
+
+
+def test_request_counts_per_path_with_304s_apart(sample: ReplayServer, http: requests.Session) -> None:
+    url = f"{sample.base_url}/repos/django-commons/django-valkey"
+    etag = http.get(url).headers["ETag"]
+    http.get(url, headers={"If-None-Match": etag})
+    http.get(f"{sample.base_url}/api/v4/packages/?limit=5")
+    counts = http.get(f"{sample.base_url}/_replay/requests").json()
+    assert counts == {
+        "paths": {"/repos/django-commons/django-valkey": 2, "/api/v4/packages/": 1},
+        "not_modified": {"/repos/django-commons/django-valkey": 1},
+    }
+    assert http.post(f"{sample.base_url}/_replay/requests", json={"reset": True}).json() == {
+        "paths": {},
+        "not_modified": {},
+    }
+
+
+def test_latency_delays_every_api_answer_but_not_the_admin_endpoints(
+    sample: ReplayServer, http: requests.Session
+) -> None:
+    def seconds(url: str) -> float:
+        start = time.perf_counter()
+        http.get(url).raise_for_status()
+        return time.perf_counter() - start
+
+    assert http.post(f"{sample.base_url}/_replay/latency", json={"ms": 200}).json() == {"ms": 200}
+    try:
+        assert seconds(f"{sample.base_url}/pypi/django-valkey/json") >= 0.2
+        assert seconds(f"{sample.base_url}/_replay/clock") < 0.2
+    finally:
+        sample.set_latency(0)
+    assert seconds(f"{sample.base_url}/pypi/django-valkey/json") < 0.2
+    assert http.post(f"{sample.base_url}/_replay/latency", json={"ms": -1}).status_code == 400
 
 
 def test_participation_pending_and_computing(
@@ -536,7 +579,7 @@ def test_synthetic_pages_of_1000_are_fast(http: requests.Session) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_serve_prints_its_address_and_exits_cleanly(sig: signal.Signals) -> None:
-    code = f"from pipelines.replay.server import serve; serve({str(TINY)!r}, port=0)"
+    code = f"from replay.server import serve; serve({str(TINY)!r}, port=0)"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -12,12 +12,12 @@ import pytest
 from assets.sources.djangopackages import DjangoPackagesClient
 from assets.sources.github import GitHubClient
 from assets.sources.pypi import ProjectResult, PyPIClient
-from pipelines.replay.bundle import load_bundle
-from pipelines.replay.server import ReplayServer
+from replay.bundle import load_bundle
+from replay.server import ReplayServer
 from tests.sources.fake_http import Harness
 from warehouse.identifiers import github_full_name, normalize_name, pypi_project_name
 
-SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "replay" / "bundles" / "sample"
+SAMPLE = Path(__file__).resolve().parents[2] / "replay" / "bundles" / "sample"
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_djangopackages_page_still_failing_after_its_retries_is_recorded(
 def test_github_over_every_repository(replay: ReplayServer, harness: Harness) -> None:
     packages = load_bundle(SAMPLE).packages
     names = sorted({n for p in packages if (n := github_full_name(p.get("repo_url")))})
-    client = GitHubClient(harness.client("github"))
+    client = GitHubClient(harness.client("github", headers={"Authorization": "Bearer replay-token"}))
 
     states = client.repository_states(names)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.replay.derive import graphql_node
+from replay.derive import graphql_node
 from warehouse import contracts
 from warehouse.enrichment import parse_pypi, parse_repositories
 from warehouse.identifiers import normalize_name

@@ -1,4 +1,4 @@
-"""The replay server: djangopackages, GitHub and PyPI on one loopback port, from a bundle.
+"""The replay server: every replayed API on one loopback port, from a bundle.
 
 with ReplayServer(bundle_dir, port=0, faults="5xx=0.1,timeout=0.02", seed=7) as srv:
     requests.get(f"{srv.base_url}/api/v4/packages/?limit=1000")
@@ -16,10 +16,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from pipelines.replay.app import ReplayApp, Request, Response
-from pipelines.replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle
-from pipelines.replay.faults import FaultRule, RateSpec
-from pipelines.replay.synthetic import synthetic_bundle
+from replay.app import ReplayApp, Request, Response
+from replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle
+from replay.faults import FaultRule, RateSpec
+from replay.synthetic import synthetic_bundle
 
 __all__ = ["SAMPLE_BUNDLE", "ReplayServer", "serve"]
 
@@ -99,9 +99,11 @@ class ReplayServer:
         synthetic: int | None = None,
         seed: int = 0,
         faults: str | None = None,
+        latency_ms: float = 0.0,
     ) -> None:
         rates = RateSpec.parse(faults or "")
         self.app = ReplayApp(_bundle(bundle_dir, synthetic, seed), _as_date(date))
+        self.app.set_latency(latency_ms)
         self.app.faults.set_rates(rates, seed)
         self._address = (host, port)
         self._httpd: _HTTPServer | None = None
@@ -137,8 +139,16 @@ class ReplayServer:
         """{"spec", "seed", "timeout_s", "requests": drawn so far, "fired": {kind: count}}."""
         return self.app.faults.rates()
 
+    def set_latency(self, ms: float) -> None:
+        """Milliseconds added before every answer of a replayed API (not the /_replay/ endpoints)."""
+        self.app.set_latency(ms)
+
     def request_counts(self) -> dict[str, int]:
         return self.app.request_counts()
+
+    def path_counts(self) -> dict[str, dict[str, int]]:
+        """{"paths": {path: requests}, "not_modified": {path: 304 answers}} since the last reset."""
+        return self.app.path_counts()
 
     def reset_counts(self) -> None:
         self.app.reset_counts()
@@ -181,10 +191,13 @@ def serve(
     synthetic: int | None = None,
     seed: int = 0,
     faults: str | None = None,
+    latency_ms: float = 0.0,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then return normally (exit code 0)."""
     stopping = threading.Event()
-    server = ReplayServer(bundle_dir, host, port, date, synthetic=synthetic, seed=seed, faults=faults)
+    server = ReplayServer(
+        bundle_dir, host, port, date, synthetic=synthetic, seed=seed, faults=faults, latency_ms=latency_ms
+    )
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with server:

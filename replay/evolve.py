@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pipelines.replay.stable import pick, poisson, unit, units4
-from pipelines.replay.times import api_time, at_utc, parse_time, week_index
+from replay.stable import pick, poisson, unit, units4
+from replay.times import api_time, at_utc, parse_time, week_index
 from warehouse.identifiers import pypi_project_name
 
 Record = dict[str, Any]

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from pipelines.replay import SOURCES
-from pipelines.replay.stable import pick, unit
+from replay import SOURCES
+from replay.stable import pick, unit
 
 RATE_KINDS = ("5xx", "timeout", "truncate", "html", "stats202")
 SERVER_ERRORS = (500, 502, 503)

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pipelines.replay.evolve import PackageState, Profile, Release
-from pipelines.replay.stable import pick, unit
-from pipelines.replay.times import github_time, parse_time
+from replay.evolve import PackageState, Profile, Release
+from replay.stable import pick, unit
+from replay.times import github_time, parse_time
 from warehouse.identifiers import normalize_name
 
 Record = dict[str, Any]

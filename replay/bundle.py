@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipelines.replay import SAMPLE_BUNDLE
-from pipelines.replay.names import api_link
-from pipelines.replay.times import parse_time
+from replay import SAMPLE_BUNDLE
+from replay.names import api_link
+from replay.times import parse_time
 from warehouse.identifiers import normalize_name
 
 Record = dict[str, Any]

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pipelines.replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle, make_bundle
-from pipelines.replay.stable import pick, poisson, unit, units4
-from pipelines.replay.times import api_time
+from replay.bundle import SAMPLE_BUNDLE, Bundle, load_bundle, make_bundle
+from replay.stable import pick, poisson, unit, units4
+from replay.times import api_time
 from warehouse.identifiers import pypi_project_name
 
 SYNTHETIC_AS_OF = date(2026, 5, 28)
