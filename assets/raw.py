@@ -26,7 +26,6 @@ from assets.sources.http import RequestLog, SourceError
 from assets.sources.pypi import PyPIClient
 from assets.staging import staged
 from warehouse import parsing, store
-from warehouse.parsing import parse_timestamp
 from warehouse.raw import (
     latest_documents,
     raw_frame,

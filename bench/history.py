@@ -441,8 +441,8 @@ def build(folder: Path, packages: int, days: int, real: int, seed: int, recaptur
 
 def capture(path: Path, packages: int, real: int, seed: int, scratch: Path) -> dict:
     """The first ``real`` dates through the real pipeline, each timed and measured."""
-    from replay.server import ReplayServer
     from pipelines.settings import Settings
+    from replay.server import ReplayServer
 
     figures: dict = {"packages": packages, "real_days": real, "captures": []}
     started = time.perf_counter()

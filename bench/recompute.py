@@ -128,9 +128,9 @@ def step_durations(instance: dg.DagsterInstance, run_id: str) -> tuple[dict[str,
 
 def capture(folder: Path, packages: int, seed: int, rebuild: bool) -> tuple[Any, Any, date]:
     """The replay server (started) and the settings of a warehouse holding one captured date."""
-    from replay.server import ReplayServer
     from pipelines.runner import run_date
     from pipelines.settings import Settings
+    from replay.server import ReplayServer
     from warehouse.store import Warehouse
 
     folder.mkdir(parents=True, exist_ok=True)

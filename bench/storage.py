@@ -24,9 +24,9 @@ from pathlib import Path
 
 import duckdb
 
-from replay.server import ReplayServer
 from pipelines.runner import run_date
 from pipelines.settings import Settings
+from replay.server import ReplayServer
 
 MB = 1024 * 1024
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from replay.server import ReplayServer
 from pipelines.runner import run_date
 from pipelines.settings import Settings
+from replay.server import ReplayServer
 from tests.browser import CHROMIUM, MISSING, Browser, served
 from tests.browser import DASHBOARD_CHARTS as EXPECTED
 from warehouse.store import Warehouse
