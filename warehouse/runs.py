@@ -219,8 +219,10 @@ def source_rows(wh: Warehouse, day: date, run_id: str, mode: str) -> pl.DataFram
         "count(*) FILTER (NOT ok) AS failed FROM raw_requests WHERE snapshot_date = $d GROUP BY source",
         {"d": day},
     )
+    from warehouse.raw import RAW_TEXT
+
     skipped = wh.query(
-        "SELECT record_key AS source, json_extract_string(payload, '$.reason') AS message FROM raw_records "
+        f"SELECT record_key AS source, json_extract_string(payload, '$.reason') AS message FROM {RAW_TEXT} r "
         "WHERE snapshot_date = $d AND source LIKE '%/skipped'",
         {"d": day},
     )
