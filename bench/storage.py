@@ -92,6 +92,15 @@ def raw_counts(path: Path) -> dict[str, int]:
             docs = con.execute("SELECT count(*) FROM raw_documents").fetchone()
             distinct = con.execute("SELECT count(DISTINCT document_id) FROM raw_records").fetchone()
             found["documents stored"] = int(docs[0]) if docs else 0
+            columns = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = 'raw_documents'"
+                ).fetchall()
+            }
+            if "base_id" in columns:
+                patches = con.execute("SELECT count(base_id) FROM raw_documents").fetchone()
+                found["stored as patches"] = int(patches[0]) if patches else 0
             found["documents referenced"] = int(distinct[0]) if distinct else 0
         else:
             distinct = con.execute("SELECT count(DISTINCT payload) FROM raw_records").fetchone()

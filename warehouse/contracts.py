@@ -250,7 +250,7 @@ class RejectedRecord(pa.DataFrameModel):
         pass
 
 
-class RawRecord(pa.DataFrameModel):
+class RawRecord(_StrictModel):
     """One record or document exactly as a source returned it on a snapshot date."""
 
     snapshot_date: pl.Date = pa.Field(description="the UTC date the record was fetched (its partition)")
@@ -271,25 +271,40 @@ class RawRecord(pa.DataFrameModel):
         description="the raw_documents row holding the JSON as received; null when there was none",
     )
 
-    class Config(_Strict):
-        pass
 
-
-class RawDocument(pa.DataFrameModel):
+class RawDocument(_StrictModel):
     """A document a source returned, stored once however many dates and records received it."""
 
     document_id: pl.Int64 = pa.Field(unique=True, ge=1, description="numbered in the order first stored")
     digest: pl.String = pa.Field(
         unique=True,
         str_length={"min_value": 32, "max_value": 32},
-        description="the first 16 bytes of the SHA-256 of the payload's UTF-8 text, in hex",
+        description="the first 16 bytes of the SHA-256 of the document's UTF-8 text (a patch's too: of the "
+        "full text it stands for), in hex",
+    )
+    base_id: pl.Int64 = pa.Field(
+        nullable=True,
+        ge=1,
+        description="null: payload is the text; else payload is a patch of this full document "
+        "(warehouse/raw.py reconstructs the text)",
     )
     payload: pl.String = pa.Field(
-        description="compact JSON text exactly as received (a lone surrogate kept as its JSON escape)"
+        description="compact JSON text exactly as received (a lone surrogate kept as its JSON escape), or a "
+        "patch of the base: the values that changed, spliced in by position"
     )
 
-    class Config(_Strict):
-        pass
+    @pa.dataframe_check(error="a patch's base is another, full document of the table")
+    @classmethod
+    def based_on_full(cls, data: PolarsData) -> pl.LazyFrame:
+        frame = data.lazyframe
+        full = frame.filter(pl.col("base_id").is_null()).select("document_id")
+        return frame.select(
+            pl.col("base_id").is_null()
+            | (
+                pl.col("base_id").is_in(full.collect().get_column("document_id").implode())
+                & (pl.col("base_id") != pl.col("document_id"))
+            )
+        )
 
 
 class RawRequest(pa.DataFrameModel):

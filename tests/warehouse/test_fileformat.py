@@ -34,7 +34,7 @@ def old_style(path: Path, rows: int = 3) -> Path:
     format), the migrations applied, rows inserted."""
     conn = legacy_warehouse(path)
     conn.execute(
-        "INSERT INTO raw_documents SELECT i + 1, left(sha256(p), 32), p FROM (SELECT i, "
+        "INSERT INTO raw_documents SELECT i + 1, left(sha256(p), 32), NULL, p FROM (SELECT i, "
         '\'{"id": \' || i || \', "title": "caf\u00e9 \u2603"}\' AS p FROM range(?) t(i))',
         [rows],
     )
