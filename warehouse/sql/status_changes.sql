@@ -13,6 +13,12 @@ transitions AS MATERIALIZED (
     SELECT t.* FROM status_transitions t
     WHERE t.snapshot_date > (SELECT last_day - CAST($days AS INTEGER) FROM bounds)
       AND t.snapshot_date <= (SELECT last_day FROM bounds) AND (t.kind = $kind OR $kind = 'all')
+      -- one package: its ids (any slug it held in the window, from the attribute history, or the id as
+      -- written), so only its transitions are read further
+      AND ($package IS NULL OR CAST(t.package_id AS VARCHAR) = $package OR t.package_id IN (
+          SELECT a.package_id FROM attribute_history a
+          WHERE a.attribute = 'slug' AND a.value = $package AND a.valid_from <= (SELECT last_day FROM bounds)
+            AND (a.valid_to IS NULL OR a.valid_to > (SELECT last_day - CAST($days AS INTEGER) FROM bounds))))
 ),
 metrics AS MATERIALIZED (
     SELECT m.snapshot_date, m.package_id, m.stars, m.activity_score, m.last_commit_at
