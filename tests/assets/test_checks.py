@@ -110,10 +110,7 @@ def test_each_generated_contract_check_passes_real_rows_and_fails_a_broken_one(p
     # which no splice uses as its base, so only that row fails).
     column = next(n for n, c in TABLE_MODELS[table].to_schema().columns.items() if not c.nullable)
     broken = rows.with_columns(
-        pl.when(pl.int_range(pl.len()) == rows.height - 1)
-        .then(None)
-        .otherwise(pl.col(column))
-        .alias(column)
+        pl.when(pl.int_range(pl.len()) == rows.height - 1).then(None).otherwise(pl.col(column)).alias(column)
     )
     failed = contract_check_result(table, broken)
     assert not failed.passed
