@@ -17,7 +17,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
-from assets.participation import previous_answers
+from assets.participation import participation_rows, previous_answers, stored_weeks
 from assets.participation import wanted as participation_wanted
 from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
@@ -242,7 +242,9 @@ def raw_github(
             for name, r in states.items()
         }
         wanted = participation_wanted(repos, pushed, previous_answers(Path(warehouse.path), day))
-        participation = client.participation(wanted)
+        stored = stored_weeks(Path(warehouse.path), day)
+        etags = {n: s.etag for n in wanted if (s := stored.get(n)) is not None and s.etag}
+        participation = client.participation(wanted, etags)
         records = pl.concat(
             [
                 raw_frame(
@@ -256,18 +258,7 @@ def raw_github(
                 raw_frame(
                     day,
                     "github/participation",
-                    (
-                        (
-                            name,
-                            p.status,
-                            failure_payload(p.error)
-                            if p.status == "failed"
-                            else {"all": list(p.all), "owner": list(p.owner or ())}
-                            if p.all is not None
-                            else None,
-                        )
-                        for name, p in participation.items()
-                    ),
+                    participation_rows(day, participation, stored, repos.get_column("full_name").to_list()),
                 ),
             ]
         )

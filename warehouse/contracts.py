@@ -125,10 +125,13 @@ class RepositorySnapshot(pa.DataFrameModel):
     license: pl.String = pa.Field(nullable=True)
     default_branch: pl.String = pa.Field(nullable=True)
     topics: STRING_LIST = pa.Field(nullable=True)
+    # unchanged: the array fetched earlier (answered 304 today, or not asked: nothing was pushed since).
     participation_status: pl.String = pa.Field(
-        nullable=True, isin=["ok", "pending", "missing", "blocked", "failed"]
+        nullable=True, isin=["ok", "unchanged", "pending", "missing", "blocked", "failed"]
     )
     participation: INT_LIST = pa.Field(nullable=True)
+    participation_etag: pl.String = pa.Field(nullable=True)  # GitHub's, sent back as If-None-Match
+    participation_fetched_on: pl.Date = pa.Field(nullable=True)  # the date the weekly array ends on
 
     class Config(_Strict):
         pass

@@ -48,7 +48,14 @@ REPOSITORY_FIELDS = [
     Field("topics", "repositoryTopics.nodes[].topic.name", "strings"),
 ]
 # An answer without a list of weekly counts is no usable answer; an empty list is an unknown series.
-_PARTICIPATION_FIELDS = [Field("participation", "all", "weeks", required=True)]
+_PARTICIPATION_FIELDS = [
+    Field("participation", "all", "weeks", required=True),
+    Field("participation_etag", "_etag", "text", max_chars=200),
+    # Set on an array reused from an earlier date: the instant it ends on (else the snapshot date's).
+    Field("_weeks_end", "_weeks_end", "timestamp"),
+]
+# "unchanged": an array fetched earlier, reused (GitHub answered 304, or the repository was not asked).
+PARTICIPATION_DOCUMENTS = ("ok", "unchanged")
 
 PYPI_FIELDS = [
     Field("_info", "info", "object", required=True),
@@ -109,7 +116,11 @@ def parse_repositories(
     )
     answers = (
         _read_by_status(
-            raw_participation, _PARTICIPATION_FIELDS, snapshot_date, ("ok",), PARTICIPATION_OUTCOMES
+            raw_participation,
+            _PARTICIPATION_FIELDS,
+            snapshot_date,
+            PARTICIPATION_DOCUMENTS,
+            PARTICIPATION_OUTCOMES,
         )
         .unique("record_key", keep="first", maintain_order=True)
         .select(
@@ -119,6 +130,10 @@ def parse_repositories(
             .otherwise(pl.col("status"))
             .alias("participation_status"),
             "participation",
+            "participation_etag",
+            pl.when(pl.col("participation").is_not_null())
+            .then(pl.coalesce(pl.col("_weeks_end").dt.date(), pl.lit(snapshot_date)))
+            .alias("participation_fetched_on"),
             pl.col("repairs").alias("_participation_repairs"),
         )
     )

@@ -20,8 +20,9 @@ def package_inputs(
 ) -> pl.DataFrame:
     """One row per package with the values the score and the metrics table need.
 
-    The weekly array is GitHub's participation fetched that day when there is one (it ends at τ, so it
-    is never stale), otherwise djangopackages' ``commits_over_52``, which ends at its ``last_fetched``.
+    The weekly array is GitHub's participation when there is one (fetched that day it ends at τ; reused
+    from an earlier date, at that date's midnight), otherwise djangopackages' ``commits_over_52``, which
+    ends at its ``last_fetched``.
     """
     repos = repositories.filter(pl.col("status") == "ok").select(
         pl.col("full_name").alias("repo_full_name"),
@@ -30,7 +31,10 @@ def package_inputs(
         "open_issues",
         "watchers",
         "archived",
-        pl.when(pl.col("participation_status") == "ok").then(pl.col("participation")).alias("participation"),
+        pl.when(pl.col("participation_status").is_in(["ok", "unchanged"]))
+        .then(pl.col("participation"))
+        .alias("participation"),
+        pl.col("participation_fetched_on").alias("weeks_fetched_on"),
     )
     projects = pypi.filter(pl.col("status") == "ok").select("pypi_name", "version", "supports_python3")
     tau = scoring_instant(snapshot_date)
@@ -56,7 +60,12 @@ def package_inputs(
             .alias("weeks_source"),
             pl.when(has_participation).then("participation").otherwise("commits_over_52").alias("weeks"),
             pl.when(has_participation)
-            .then(pl.lit(tau))
+            .then(
+                pl.coalesce(
+                    pl.col("weeks_fetched_on").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                    pl.lit(tau),
+                )
+            )
             .when(pl.col("commits_over_52").is_not_null())
             .then("last_fetched_at")
             .alias("weeks_anchor_at"),

@@ -323,3 +323,40 @@ def test_participation_is_not_asked_again_for_a_pending_repository_whose_push_da
     assert pending.height > 0 and pending.get_column("same_push").all()
     assert not asked & {f"/repos/{name}/stats/participation" for name in pending.get_column("full_name")}
     assert pending.get_column("today").null_count() == pending.height  # not asked, so no answer today
+
+
+def test_a_repository_not_asked_again_is_scored_from_the_participation_fetched_earlier(settings, replay):
+    day = replay.date
+    run_date(settings, day, "capture")
+    # The replay's djangopackages fetches after every push, so no repository's participation is due: as if
+    # GitHub had answered on ``day``, store an array and its ETag for some repositories.
+    weeks = [0] * 50 + [3, 4]
+    with Warehouse(settings.warehouse) as wh:
+        wh.conn.execute(
+            "UPDATE repository_snapshots SET participation_status = 'ok', participation = $w, "
+            "participation_etag = '\"e1\"', participation_fetched_on = snapshot_date "
+            "WHERE status = 'ok' AND hash(full_name) % 4 = 0",
+            {"w": weeks},
+        )
+    replay.set_date(day + timedelta(days=1))
+    run_date(settings, replay.date, "capture")
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        carried = wh.query(
+            "SELECT t.participation_status AS status, t.participation AS weeks, t.participation_etag AS etag, "
+            "t.participation_fetched_on AS fetched_on, m.weeks_source, m.weeks_anchor_at, m.activity_score "
+            "FROM repository_snapshots t "
+            "JOIN repository_snapshots y ON y.full_name = t.full_name AND y.snapshot_date = $day "
+            "JOIN package_snapshots p ON p.repo_full_name = t.full_name AND p.snapshot_date = t.snapshot_date "
+            "JOIN daily_package_metrics m ON m.snapshot_date = p.snapshot_date AND m.package_id = p.package_id "
+            "WHERE t.snapshot_date = $next AND y.participation_status = 'ok'",
+            {"day": day, "next": replay.date},
+        )
+        requests = wh.query("SELECT count(*) AS n FROM raw_requests WHERE path LIKE '%/stats/participation'")
+    assert carried.height > 20 and requests.item() == 0  # none was asked again
+    assert set(carried.get_column("status")) == {"unchanged"} and set(carried.get_column("etag")) == {'"e1"'}
+    assert all(w == weeks for w in carried.get_column("weeks").to_list())
+    assert set(carried.get_column("fetched_on")) == {day}
+    # Scored from the array fetched earlier, ending on the day it was fetched, not from djangopackages'.
+    assert set(carried.get_column("weeks_source")) == {"github"}
+    assert {a.date() for a in carried.get_column("weeks_anchor_at")} == {day}
+    assert carried.get_column("activity_score").is_not_null().all()

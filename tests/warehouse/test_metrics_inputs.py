@@ -9,6 +9,7 @@ from warehouse.metrics import package_inputs
 DAY = date(2026, 5, 4)
 TAU = datetime(2026, 5, 4, tzinfo=UTC)
 FETCHED = datetime(2026, 4, 20, tzinfo=UTC)
+REUSED = datetime(2026, 4, 27, tzinfo=UTC)
 COMMITTED = datetime(2026, 4, 1, tzinfo=UTC)
 GH_WEEKS, DP_WEEKS = [2] * 52, [1] * 52
 
@@ -16,30 +17,32 @@ GH_WEEKS, DP_WEEKS = [2] * 52, [1] * 52
 def test_package_inputs_prefers_github_and_pypi_and_falls_back_to_djangopackages():
     packages = pl.DataFrame(
         {
-            "package_id": [1, 2, 3],
-            "category_id": [7, 7, None],
-            "stars": [10, 20, 30],
-            "forks": [1, 2, 3],
-            "last_updated_at": [COMMITTED, COMMITTED, None],
-            "pypi_version": ["0.9", "2.0", None],
-            "commits_over_52": [DP_WEEKS, DP_WEEKS, None],
-            "last_fetched_at": [FETCHED, FETCHED, FETCHED],
-            "repo_full_name": ["a/one", "a/two", "a/three"],
-            "pypi_name": ["one", "two", None],
+            "package_id": [1, 2, 3, 4],
+            "category_id": [7, 7, None, 7],
+            "stars": [10, 20, 30, 40],
+            "forks": [1, 2, 3, 4],
+            "last_updated_at": [COMMITTED, COMMITTED, None, COMMITTED],
+            "pypi_version": ["0.9", "2.0", None, None],
+            "commits_over_52": [DP_WEEKS, DP_WEEKS, None, DP_WEEKS],
+            "last_fetched_at": [FETCHED, FETCHED, FETCHED, FETCHED],
+            "repo_full_name": ["a/one", "a/two", "a/three", "a/four"],
+            "pypi_name": ["one", "two", None, None],
         }
     )
     repositories = pl.DataFrame(
         {
-            "full_name": ["a/one", "a/two", "a/three"],
-            "status": ["ok", "ok", "missing"],
-            "stars": [11, 21, None],
-            "forks": [4, 5, None],
-            "open_issues": [3, 0, None],
-            "watchers": [2, 1, None],
-            "archived": [False, True, None],
-            # a/two's participation was pending: its weeks are djangopackages' array, not these.
-            "participation_status": ["ok", "pending", None],
-            "participation": [GH_WEEKS, [9] * 52, None],
+            "full_name": ["a/one", "a/two", "a/three", "a/four"],
+            "status": ["ok", "ok", "missing", "ok"],
+            "stars": [11, 21, None, 41],
+            "forks": [4, 5, None, 6],
+            "open_issues": [3, 0, None, 0],
+            "watchers": [2, 1, None, 0],
+            "archived": [False, True, None, False],
+            # a/two's participation was pending: its weeks are djangopackages' array, not these. a/four was
+            # not asked (nothing pushed since): its array fetched on REUSED is reused, not djangopackages'.
+            "participation_status": ["ok", "pending", None, "unchanged"],
+            "participation": [GH_WEEKS, [9] * 52, None, GH_WEEKS],
+            "participation_fetched_on": [DAY, None, None, REUSED.date()],
         }
     )
     pypi = pl.DataFrame(
@@ -97,6 +100,22 @@ def test_package_inputs_prefers_github_and_pypi_and_falls_back_to_djangopackages
             "weeks": None,
             "weeks_anchor_at": None,
             "archived": None,
+            "supports_python3": None,
+        },
+        {
+            "snapshot_date": DAY,
+            "package_id": 4,
+            "category_id": 7,
+            "stars": 41,
+            "forks": 6,
+            "open_issues": 0,
+            "watchers": 0,
+            "last_commit_at": COMMITTED,
+            "latest_version": None,
+            "weeks_source": "github",
+            "weeks": GH_WEEKS,
+            "weeks_anchor_at": REUSED,  # the reused array ends on the date it was fetched
+            "archived": False,
             "supports_python3": None,
         },
     ]
