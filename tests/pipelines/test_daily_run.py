@@ -279,8 +279,8 @@ def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_
 
 
 def test_without_a_github_token_the_run_says_so_skips_github_and_records_it(settings, replay, monkeypatch):
-    for name, url in (("DPW_DJANGOPACKAGES_URL", replay.base_url), ("DPW_PYPI_URL", replay.base_url)):
-        monkeypatch.setenv(name, url)
+    for name in ("DPW_DJANGOPACKAGES_URL", "DPW_PYPI_URL", "DPW_GITLAB_URL", "DPW_BITBUCKET_URL"):
+        monkeypatch.setenv(name, replay.base_url)
     monkeypatch.setenv("DPW_GITHUB_URL", replay.base_url)
     monkeypatch.setenv("DPW_WAREHOUSE", str(settings.warehouse))
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
@@ -293,11 +293,13 @@ def test_without_a_github_token_the_run_says_so_skips_github_and_records_it(sett
         sources = wh.query("SELECT source, status, requests, message FROM ingest_run_sources ORDER BY source")
         scored = wh.query("SELECT count(activity_score) AS n, count(*) AS total FROM daily_package_metrics")
     assert sources.select("source", "status").rows() == [
+        ("bitbucket", "asked"),
         ("djangopackages", "asked"),
         ("github", "skipped"),
+        ("gitlab", "asked"),
         ("pypi", "asked"),
     ]
-    github = sources.row(1, named=True)
+    github = sources.row(2, named=True)
     assert github["requests"] == 0 and "GraphQL API answers no one without a token" in github["message"]
     # Scores rest on djangopackages' own weekly arrays and last commit dates.
     assert scored.item(0, "n") > 0.9 * scored.item(0, "total")
