@@ -1,15 +1,17 @@
 """The asset graph: raw landing -> validated core tables -> scores and marts."""
 
-from assets.core import djangopackages_catalog, github_repositories, pypi_releases
+from assets.core import djangopackages_catalog, forge_repositories, github_repositories, pypi_releases
 from assets.marts import ingest_runs, package_scores
-from assets.raw import raw_djangopackages, raw_github, raw_pypi
+from assets.raw import raw_djangopackages, raw_forges, raw_github, raw_pypi
 
 ALL_ASSETS = [
     raw_djangopackages,
     raw_github,
     raw_pypi,
+    raw_forges,
     djangopackages_catalog,
     github_repositories,
+    forge_repositories,
     pypi_releases,
     package_scores,
     ingest_runs,

@@ -12,10 +12,11 @@ import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
 from assets.partitions import partition_date, table_metadata, table_spec
-from assets.raw import DJANGOPACKAGES_SOURCES, raw_djangopackages, raw_github, raw_pypi
+from assets.raw import DJANGOPACKAGES_SOURCES, raw_djangopackages, raw_forges, raw_github, raw_pypi
 from assets.resources import WarehouseResource
 from assets.staging import staged
 from warehouse import enrichment, parsing
+from warehouse.enrichment import FORGE_SOURCES
 from warehouse.raw import read_raw
 from warehouse.store import Warehouse
 
@@ -126,6 +127,46 @@ def github_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseR
             "repository_snapshots": {
                 "rejected": parsed.rejected.height,
                 "not_ok": accepted.filter(pl.col("status") != "ok").height,
+            }
+        },
+    )
+    yield from checks
+
+
+FORGE_TABLES = {
+    "forge_repository_snapshots": "One row per GitLab project and Bitbucket repository linked from a package: "
+    "its last activity on the date, or that it is gone.",
+}
+
+
+@dg.multi_asset(
+    specs=[table_spec(table, text, [raw_forges], "core") for table, text in FORGE_TABLES.items()],
+    check_specs=[contract_check_spec("forge_repository_snapshots")],
+)
+def forge_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    day = partition_date(context)
+    with staged(context, warehouse) as wh:
+        parsed = enrichment.parse_forges(
+            {host: read_raw(wh, day, source) for host, source in FORGE_SOURCES.items()}, FORGE_SOURCES, day
+        )
+        frames = {"forge_repository_snapshots": parsed.accepted}
+        checks = check_and_stage(
+            wh,
+            day,
+            {**frames, "rejected_records": parsed.rejected},
+            scope={"rejected_records": ("source", list(FORGE_SOURCES.values()))},
+            reported=list(FORGE_TABLES),
+        )
+    accepted = parsed.accepted
+    yield from materializations(
+        frames,
+        {
+            "forge_repository_snapshots": {
+                "rejected": parsed.rejected.height,
+                **{
+                    status: accepted.filter(pl.col("status") == status).height
+                    for status in ("gone", "deferred", "failed")
+                },
             }
         },
     )

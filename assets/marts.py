@@ -39,7 +39,13 @@ class ScoringConfig(dg.Config):
         table_spec(
             "daily_package_metrics",
             MART_TABLES["daily_package_metrics"],
-            ["package_snapshots", "grid_package_snapshots", "repository_snapshots", "pypi_projects"],
+            [
+                "package_snapshots",
+                "grid_package_snapshots",
+                "repository_snapshots",
+                "forge_repository_snapshots",
+                "pypi_projects",
+            ],
             "marts",
         ),
         table_spec(
@@ -63,6 +69,7 @@ def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, war
             wh.partition("grid_package_snapshots", day),
             day,
             config.score_version,
+            wh.partition("forge_repository_snapshots", day),
         )
         frames = {"daily_package_metrics": metrics, "daily_grid_percentiles": percentiles}
         checks = check_and_stage(wh, day, frames, reported=list(MART_TABLES))

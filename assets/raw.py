@@ -16,16 +16,25 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets import forges
 from assets.checks import contract_check_result, contract_check_spec
-from assets.participation import previous_answers
+from assets.participation import participation_rows, previous_answers, stored_weeks
 from assets.participation import wanted as participation_wanted
 from assets.partitions import daily_partitions, partition_date, table_metadata
-from assets.resources import DjangoPackagesResource, GitHubResource, PyPIResource, WarehouseResource
+from assets.resources import (
+    BitbucketResource,
+    DjangoPackagesResource,
+    GitHubResource,
+    GitLabResource,
+    PyPIResource,
+    WarehouseResource,
+)
 from assets.sources.djangopackages import Listing, Page
 from assets.sources.http import RequestLog, SourceError
 from assets.sources.pypi import PyPIClient
 from assets.staging import staged
-from warehouse import parsing, store
+from warehouse import identifiers, parsing, store
+from warehouse.enrichment import FORGE_SOURCES
 from warehouse.raw import (
     latest_documents,
     raw_frame,
@@ -250,7 +259,9 @@ def raw_github(
             for name, r in states.items()
         }
         wanted = participation_wanted(repos, pushed, previous_answers(Path(warehouse.path), day))
-        participation = client.participation(wanted)
+        stored = stored_weeks(Path(warehouse.path), day)
+        etags = {n: s.etag for n in wanted if (s := stored.get(n)) is not None and s.etag}
+        participation = client.participation(wanted, etags)
         records = pl.concat(
             [
                 raw_frame(
@@ -264,18 +275,7 @@ def raw_github(
                 raw_frame(
                     day,
                     "github/participation",
-                    (
-                        (
-                            name,
-                            p.status,
-                            failure_payload(p.error)
-                            if p.status == "failed"
-                            else {"all": list(p.all), "owner": list(p.owner or ())}
-                            if p.all is not None
-                            else None,
-                        )
-                        for name, p in participation.items()
-                    ),
+                    participation_rows(day, participation, stored, repos.get_column("full_name").to_list()),
                 ),
             ]
         )
@@ -366,3 +366,50 @@ def raw_pypi(
             names = linked_packages(wh, day).get_column("pypi_name").drop_nulls().unique().sort().to_list()
         records = pypi_records(client, day, names, previous_pypi(context, warehouse, day))
         return store_raw(context, warehouse, "raw_pypi", ["pypi/project"], records, log)
+
+
+def linked_forges(packages: pl.DataFrame) -> dict[str, list[str]]:
+    """GitLab and Bitbucket repository paths the packages link to, by host."""
+    found = packages.select(identifiers.forge_paths(pl.col("repo_url")).alias("at")).drop_nulls()
+    split = (
+        found.get_column("at").str.split_exact(":", 1).struct.rename_fields(["host", "path"]).struct.unnest()
+    )
+    return {
+        host: split.filter(pl.col("host") == host).get_column("path").unique().sort().to_list()
+        for host in FORGE_SOURCES
+    }
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="raw",
+    kinds={"duckdb"},
+    deps=[raw_djangopackages],
+    metadata=table_metadata("raw_records"),
+    check_specs=raw_check_specs("raw_forges"),
+)
+def raw_forges(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    gitlab: GitLabResource,
+    bitbucket: BitbucketResource,
+) -> dg.MaterializeResult:
+    """One row per GitLab project and Bitbucket repository linked from a package: its state, or why not asked."""
+    day = partition_date(context)
+    with request_log(context, warehouse, "raw_forges") as log:
+        with staged(context, warehouse) as wh:
+            linked = linked_forges(linked_packages(wh, day))
+        frames = []
+        for host, client in (("gitlab", gitlab.client(log)), ("bitbucket", bitbucket.client(log))):
+            source = FORGE_SOURCES[host]
+            previous = forges.known(Path(warehouse.path), day, source)
+            todo = forges.plan(linked[host], previous, day)
+            answers = client.states(todo.due)
+            if len(answers) < len(todo.due):
+                context.log.warning(
+                    f"{host}: {len(todo.due) - len(answers)} of {len(todo.due)} repositories due were not "
+                    "asked (the hourly request budget is spent); they are carried to a later day"
+                )
+            frames.append(raw_frame(day, source, forges.rows(todo, answers, previous)))
+        records = pl.concat(frames)
+        return store_raw(context, warehouse, "raw_forges", list(FORGE_SOURCES.values()), records, log)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.sources.djangopackages import DjangoPackagesClient
+from assets.sources.forges import BITBUCKET_ANONYMOUS_HOURLY, BitbucketClient, GitLabClient
 from assets.sources.github import GitHubClient
 from assets.sources.http import DEFAULT_MAX_BODY_BYTES, HttpClient, RequestLog
 from assets.sources.pypi import PyPIClient
@@ -85,6 +86,42 @@ class PyPIResource(dg.ConfigurableResource):
             ),
             concurrency=self.concurrency,
         )
+
+
+class GitLabResource(dg.ConfigurableResource):
+    """GitLab's REST API v4 (or the replay server); a token is optional."""
+
+    base_url: str
+    token: str | None = None
+    timeout: float = 30.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def client(self, log: RequestLog) -> GitLabClient:
+        return GitLabClient(
+            _forge_http(self.base_url, "gitlab", self.token, log, self.timeout, self.max_body_bytes)
+        )
+
+
+class BitbucketResource(dg.ConfigurableResource):
+    """Bitbucket Cloud's REST API 2.0 (or the replay server); without a token, 60 requests an hour."""
+
+    base_url: str
+    token: str | None = None
+    timeout: float = 30.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def client(self, log: RequestLog) -> BitbucketClient:
+        http = _forge_http(self.base_url, "bitbucket", self.token, log, self.timeout, self.max_body_bytes)
+        return BitbucketClient(http, budget=None if self.token else BITBUCKET_ANONYMOUS_HOURLY)
+
+
+def _forge_http(
+    base_url: str, source: str, token: str | None, log: RequestLog, timeout: float, max_body_bytes: int
+) -> HttpClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return HttpClient(
+        base_url, source=source, log=log, headers=headers, timeout=timeout, max_body_bytes=max_body_bytes
+    )
 
 
 class GuardsResource(dg.ConfigurableResource):

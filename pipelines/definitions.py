@@ -11,8 +11,10 @@ import dagster as dg
 from assets import ALL_ASSETS
 from assets.partitions import daily_partitions_from
 from assets.resources import (
+    BitbucketResource,
     DjangoPackagesResource,
     GitHubResource,
+    GitLabResource,
     GuardsResource,
     PyPIResource,
     WarehouseResource,
@@ -73,6 +75,18 @@ def resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "pypi": PyPIResource(
             base_url=settings.pypi_url,
             concurrency=settings.pypi_concurrency,
+            max_body_bytes=settings.max_body_bytes,
+            **timeout,
+        ),
+        "gitlab": GitLabResource(
+            base_url=settings.gitlab_url,
+            token=None if settings.gitlab_token is None else dg.EnvVar("GITLAB_TOKEN"),
+            max_body_bytes=settings.max_body_bytes,
+            **timeout,
+        ),
+        "bitbucket": BitbucketResource(
+            base_url=settings.bitbucket_url,
+            token=None if settings.bitbucket_token is None else dg.EnvVar("BITBUCKET_TOKEN"),
             max_body_bytes=settings.max_body_bytes,
             **timeout,
         ),

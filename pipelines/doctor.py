@@ -16,6 +16,9 @@ _PROBES = {
     # GitHub's own quota endpoint costs no quota.
     "github": ("github_url", "/rate_limit"),
     "pypi": ("pypi_url", "/pypi/django/json"),
+    # Any answer will do, a 404 included: each is one request of Bitbucket's anonymous 60 an hour.
+    "gitlab": ("gitlab_url", "/api/v4/projects/gitlab-org%2Fgitlab"),
+    "bitbucket": ("bitbucket_url", "/2.0/repositories/atlassian/python-bitbucket"),
 }
 # Runs that ended like this left their date unpublished or incomplete.
 _BAD_RUNS = ("failed", "refused", "interrupted", "counts_mismatch")
@@ -43,7 +46,11 @@ def _settings(settings: Settings, report: Report) -> None:
         f"DPW_DJANGOPACKAGES_URL = {settings.djangopackages_url}",
         f"DPW_GITHUB_URL = {settings.github_url}",
         f"DPW_PYPI_URL = {settings.pypi_url or '(not set: PyPI enrichment is skipped)'}",
+        f"DPW_GITLAB_URL = {settings.gitlab_url}",
+        f"DPW_BITBUCKET_URL = {settings.bitbucket_url}",
         f"GITHUB_TOKEN = {'set (redacted)' if settings.github_token else '(not set)'}",
+        f"GITLAB_TOKEN = {'set (redacted)' if settings.gitlab_token else '(not set)'}",
+        f"BITBUCKET_TOKEN = {'set (redacted: no hourly budget)' if settings.bitbucket_token else '(not set: 60 requests an hour)'}",
         f"DPW_WAREHOUSE = {settings.warehouse}",
         f"DPW_FIRST_DATE = {settings.first_date}",
         f"DPW_STORAGE_VERSION = {settings.storage_version}",

@@ -1,7 +1,8 @@
 """Settings: the one place that reads the environment.
 
 Sources are configured only here: ``DPW_DJANGOPACKAGES_URL``, ``DPW_GITHUB_URL``, ``DPW_PYPI_URL``,
-``GITHUB_TOKEN``, the warehouse file ``DPW_WAREHOUSE``, the per-response body cap
+``DPW_GITLAB_URL``, ``DPW_BITBUCKET_URL``, ``GITHUB_TOKEN`` and the optional ``GITLAB_TOKEN`` and
+``BITBUCKET_TOKEN`` (without one, Bitbucket's 60 anonymous requests an hour bound what is asked), the warehouse file ``DPW_WAREHOUSE``, the per-response body cap
 ``DPW_MAX_BODY_BYTES``, a read timeout in seconds overriding each source's own ``DPW_HTTP_TIMEOUT``,
 the djangopackages page size ``DPW_DJANGOPACKAGES_PAGE_SIZE``, PyPI requests in flight
 ``DPW_PYPI_CONCURRENCY``, the dataset
@@ -30,6 +31,8 @@ from warehouse.guards import Thresholds
 
 DEFAULT_DJANGOPACKAGES_URL = "https://djangopackages.org"
 DEFAULT_GITHUB_URL = "https://api.github.com"
+DEFAULT_GITLAB_URL = "https://gitlab.com"
+DEFAULT_BITBUCKET_URL = "https://api.bitbucket.org"
 DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
 # The replay server takes any token, as GitHub takes a valid one; this one is no secret, so it may be stored
 # where a real token never is (Dagster's run storage).
@@ -40,6 +43,8 @@ _URL_VARIABLES = {
     "djangopackages_url": "DPW_DJANGOPACKAGES_URL",
     "github_url": "DPW_GITHUB_URL",
     "pypi_url": "DPW_PYPI_URL",
+    "gitlab_url": "DPW_GITLAB_URL",
+    "bitbucket_url": "DPW_BITBUCKET_URL",
 }
 
 
@@ -52,7 +57,11 @@ class Settings:
     djangopackages_url: str = DEFAULT_DJANGOPACKAGES_URL
     github_url: str = DEFAULT_GITHUB_URL
     pypi_url: str | None = None
+    gitlab_url: str = DEFAULT_GITLAB_URL
+    bitbucket_url: str = DEFAULT_BITBUCKET_URL
     github_token: str | None = field(default=None, repr=False)  # never printed
+    gitlab_token: str | None = field(default=None, repr=False)
+    bitbucket_token: str | None = field(default=None, repr=False)
     warehouse: Path = DEFAULT_WAREHOUSE
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     djangopackages_page_size: int = 1000
@@ -87,7 +96,11 @@ class Settings:
             djangopackages_url=env.get("DPW_DJANGOPACKAGES_URL") or DEFAULT_DJANGOPACKAGES_URL,
             github_url=env.get("DPW_GITHUB_URL") or DEFAULT_GITHUB_URL,
             pypi_url=env.get("DPW_PYPI_URL") or None,
+            gitlab_url=env.get("DPW_GITLAB_URL") or DEFAULT_GITLAB_URL,
+            bitbucket_url=env.get("DPW_BITBUCKET_URL") or DEFAULT_BITBUCKET_URL,
             github_token=env.get("GITHUB_TOKEN") or None,
+            gitlab_token=env.get("GITLAB_TOKEN") or None,
+            bitbucket_token=env.get("BITBUCKET_TOKEN") or None,
             warehouse=Path(env.get("DPW_WAREHOUSE") or DEFAULT_WAREHOUSE),
             max_body_bytes=_byte_count(env.get("DPW_MAX_BODY_BYTES")),
             djangopackages_page_size=_whole("DPW_DJANGOPACKAGES_PAGE_SIZE", env, 1000),
@@ -109,6 +122,8 @@ class Settings:
             djangopackages_url=base_url,
             github_url=base_url,
             pypi_url=base_url,
+            gitlab_url=base_url,
+            bitbucket_url=base_url,
             github_token=self.github_token or REPLAY_TOKEN,
         )
 

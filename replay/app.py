@@ -1,7 +1,7 @@
 """The replay server's dispatcher: one service per replayed API, the clock, faults, latency and counters.
 
 `ReplayApp.dispatch` maps a parsed request to what the HTTP layer must do. Each service (`replay.djangopackages`,
-`replay.github`, `replay.pypi`) answers its own paths from the shared `Catalogue`; this module adds what every
+`replay.github`, `replay.pypi`, `replay.forges`) answers its own paths from the shared `Catalogue`; this module adds what every
 answer has (Date, ETag and 304, a service's quota headers) and what a bad day adds (faults, latency).
 Everything is thread-safe.
 """
@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from typing import Protocol
 
-from replay import SOURCES, admin, djangopackages, github, pypi
+from replay import SOURCES, admin, djangopackages, forges, github, pypi
 from replay.bundle import Bundle
 from replay.catalogue import Catalogue
 from replay.faults import FaultRule, Faults, RateFault
@@ -62,10 +62,13 @@ class ReplayApp:
         self._not_modified: Counter[str] = Counter()
         self.catalogue = Catalogue(bundle)
         self.github = github.GitHubAPI(self.catalogue)
+        self.bitbucket = forges.BitbucketAPI(self.catalogue)
         self._services: dict[str, Service] = {
             "djangopackages": djangopackages.DjangoPackagesAPI(self.catalogue),
             "github": self.github,
             "pypi": pypi.PyPIAPI(self.catalogue),
+            "gitlab": forges.GitLabAPI(self.catalogue),
+            "bitbucket": self.bitbucket,
         }
 
     # -- clock, latency and counters ------------------------------------------------------------
@@ -106,6 +109,7 @@ class ReplayApp:
             self._paths.clear()
             self._not_modified.clear()
         self.github.reset()
+        self.bitbucket.reset()
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -187,6 +191,10 @@ def _source(path: str) -> str | None:
         return "github"
     if pypi.owns(path):
         return "pypi"
+    if forges.owns_gitlab(path):
+        return "gitlab"
+    if forges.owns_bitbucket(path):
+        return "bitbucket"
     return None
 
 

@@ -136,13 +136,33 @@ class RepositorySnapshot(pa.DataFrameModel):
     license: pl.String = pa.Field(nullable=True)
     default_branch: pl.String = pa.Field(nullable=True)
     topics: STRING_LIST = pa.Field(nullable=True)
+    # unchanged: the array fetched earlier (answered 304 today, or not asked: nothing was pushed since).
     participation_status: pl.String = pa.Field(
-        nullable=True, isin=["ok", "pending", "missing", "blocked", "failed"]
+        nullable=True, isin=["ok", "unchanged", "pending", "missing", "blocked", "failed"]
     )
     participation: INT_LIST = pa.Field(nullable=True)
+    participation_etag: pl.String = pa.Field(nullable=True)  # GitHub's, sent back as If-None-Match
+    participation_fetched_on: pl.Date = pa.Field(nullable=True)  # the date the weekly array ends on
 
     class Config(_Strict):
         pass
+
+
+class ForgeRepositorySnapshot(pa.DataFrameModel):
+    """One GitLab project or Bitbucket repository linked from a package, on a snapshot date."""
+
+    snapshot_date: pl.Date
+    host: pl.String = pa.Field(isin=["gitlab", "bitbucket"])
+    path: pl.String
+    status: pl.String = pa.Field(isin=["ok", "gone", "deferred", "failed"])
+    asked_on: pl.Date = pa.Field(nullable=True)
+    last_activity_at: UTC_TS = pa.Field(nullable=True)
+    stars: pl.Int64 = pa.Field(nullable=True, ge=0)
+    forks: pl.Int64 = pa.Field(nullable=True, ge=0)
+    archived: pl.Boolean = pa.Field(nullable=True)
+
+    class Config(_Strict):
+        unique = ["host", "path"]
 
 
 class PypiProject(pa.DataFrameModel):
@@ -256,15 +276,16 @@ class RawRecord(_StrictModel):
     snapshot_date: pl.Date = pa.Field(description="the UTC date the record was fetched (its partition)")
     source: pl.String = pa.Field(
         description="what was asked: djangopackages/packages|categories|grids|pages, github/repository, "
-        "github/participation, pypi/project"
+        "github/participation, pypi/project, gitlab/project, bitbucket/repository"
     )
     record_key: pl.String = pa.Field(description="the id, owner/name or project name as requested")
     status: pl.String = pa.Field(
-        isin=["ok", "invalid", "missing", "pending", "blocked", "failed", "unchanged", "skipped"],
+        isin=["ok", "invalid", "missing", "pending", "blocked", "failed", "unchanged", "skipped", "deferred"],
         description="ok; invalid (a list page that was not JSON); missing (404); pending (GitHub still "
         "computing); blocked (451 or FORBIDDEN); failed (no usable answer after retries: the payload says "
         "why); unchanged (PyPI serial had not moved: the document stored earlier); skipped (a source not "
-        "asked at all, source <name>/skipped: the payload says why)",
+        "asked at all, source <name>/skipped: the payload says why); deferred (not asked: the request budget was "
+        "spent, the payload carries the state last fetched)",
     )
     document_id: pl.Int64 = pa.Field(
         nullable=True,
@@ -312,7 +333,9 @@ class RawRequest(pa.DataFrameModel):
 
     snapshot_date: pl.Date = pa.Field(description="the date the request was made for")
     asset: pl.String = pa.Field(description="the raw asset that made it")
-    source: pl.String = pa.Field(isin=["djangopackages", "github", "pypi"], description="the service asked")
+    source: pl.String = pa.Field(
+        isin=["djangopackages", "github", "pypi", "gitlab", "bitbucket"], description="the service asked"
+    )
     method: pl.String = pa.Field(isin=["GET", "POST"], description="HTTP method")
     path: pl.String = pa.Field(description="path and query relative to the base URL; never a token")
     status: pl.Int32 = pa.Field(nullable=True, description="HTTP status of the last attempt; null: no answer")
@@ -623,6 +646,7 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "grid_snapshots": GridSnapshot,
     "grid_package_snapshots": GridPackageSnapshot,
     "repository_snapshots": RepositorySnapshot,
+    "forge_repository_snapshots": ForgeRepositorySnapshot,
     "pypi_projects": PypiProject,
     "release_snapshots": ReleaseSnapshot,
     "daily_package_metrics": DailyPackageMetrics,

@@ -22,6 +22,7 @@ from warehouse.parsing import Field, Parsed, decode_all, quarantine, read_record
 
 REPOSITORY_SOURCE = "github/repository"
 PYPI_SOURCE = "pypi/project"
+FORGE_SOURCES = {"gitlab": "gitlab/project", "bitbucket": "bitbucket/repository"}  # host -> raw source
 
 # Raw statuses: the ones whose payload is a document to parse, and the ones that only say what happened.
 # A raw status outside these is a record this code cannot account for, so it is rejected naming it.
@@ -48,7 +49,14 @@ REPOSITORY_FIELDS = [
     Field("topics", "repositoryTopics.nodes[].topic.name", "strings"),
 ]
 # An answer without a list of weekly counts is no usable answer; an empty list is an unknown series.
-_PARTICIPATION_FIELDS = [Field("participation", "all", "weeks", required=True)]
+_PARTICIPATION_FIELDS = [
+    Field("participation", "all", "weeks", required=True),
+    Field("participation_etag", "_etag", "text", max_chars=200),
+    # Set on an array reused from an earlier date: the instant it ends on (else the snapshot date's).
+    Field("_weeks_end", "_weeks_end", "timestamp"),
+]
+# "unchanged": an array fetched earlier, reused (GitHub answered 304, or the repository was not asked).
+PARTICIPATION_DOCUMENTS = ("ok", "unchanged")
 
 PYPI_FIELDS = [
     Field("_info", "info", "object", required=True),
@@ -110,7 +118,11 @@ def parse_repositories(
     )
     answers = (
         _read_by_status(
-            raw_participation, _PARTICIPATION_FIELDS, snapshot_date, ("ok",), PARTICIPATION_OUTCOMES
+            raw_participation,
+            _PARTICIPATION_FIELDS,
+            snapshot_date,
+            PARTICIPATION_DOCUMENTS,
+            PARTICIPATION_OUTCOMES,
         )
         .unique("record_key", keep="first", maintain_order=True)
         .select(
@@ -120,6 +132,10 @@ def parse_repositories(
             .otherwise(pl.col("status"))
             .alias("participation_status"),
             "participation",
+            "participation_etag",
+            pl.when(pl.col("participation").is_not_null())
+            .then(pl.coalesce(pl.col("_weeks_end").dt.date(), pl.lit(snapshot_date)))
+            .alias("participation_fetched_on"),
             pl.col("repairs").alias("_participation_repairs"),
         )
     )
@@ -134,6 +150,56 @@ def parse_repositories(
         source=REPOSITORY_SOURCE,
         model=contracts.RepositorySnapshot,
         key="full_name",
+    )
+
+
+# A forge document is read for its last activity (and, on GitLab, its counts); "deferred" carries the state
+# last fetched (possibly none), so it is read like a document whose every field may be absent.
+FORGE_DOCUMENTS, FORGE_OUTCOMES = ("ok", "deferred"), ("missing", "failed")
+FORGE_FIELDS = {
+    "gitlab": [
+        Field("last_activity_at", "last_activity_at", "timestamp"),
+        Field("stars", "star_count", "int", minimum=0),
+        Field("forks", "forks_count", "int", minimum=0),
+        Field("archived", "archived", "bool"),
+    ],
+    "bitbucket": [Field("last_activity_at", "updated_on", "timestamp")],
+}
+
+
+def parse_forges(raw: dict[str, pl.DataFrame], sources: dict[str, str], snapshot_date: date) -> Parsed:
+    """forge_repository_snapshots rows from each host's raw rows (``raw`` and ``sources`` by host): a 404
+    is ``gone``, and ``asked_on`` is the date the state was fetched (``_asked_on`` of a carried row)."""
+    parts = []
+    for host, rows in raw.items():
+        frame = _read_by_status(rows, FORGE_FIELDS[host], snapshot_date, FORGE_DOCUMENTS, FORGE_OUTCOMES)
+        carried = pl.col("payload").str.json_path_match("$._asked_on").str.to_date(strict=False)
+        frame = frame.with_columns(
+            pl.lit(host).alias("host"),
+            pl.col("record_key").alias("path"),
+            pl.when(pl.col("status") == "missing").then(pl.lit("gone")).otherwise("status").alias("status"),
+            pl.coalesce(
+                carried, pl.when(pl.col("status").is_in(["ok", "missing"])).then(pl.lit(snapshot_date))
+            ).alias("asked_on"),
+        )
+        # Bitbucket reports no star or fork count and no archived flag.
+        absent = {"stars": pl.Int64, "forks": pl.Int64, "archived": pl.Boolean}
+        frame = frame.with_columns(
+            pl.lit(None, t).alias(c) for c, t in absent.items() if c not in frame.columns
+        )
+        parts.append(
+            quarantine(
+                frame,
+                snapshot_date=snapshot_date,
+                source=sources[host],
+                model=contracts.ForgeRepositorySnapshot,
+                key="path",
+            )
+        )
+    return Parsed(
+        accepted=pl.concat([p.accepted for p in parts]),
+        rejected=pl.concat([p.rejected for p in parts]),
+        repaired=sum(p.repaired for p in parts),
     )
 
 

@@ -93,6 +93,8 @@ class DayFacts:
     invalid_pages: Mapping[str, str]  # request path -> why it was not a JSON list page
     keys: Mapping[str, frozenset[str]]  # catalogue source -> top-level keys of its records
     filled: Mapping[str, frozenset[str]]  # catalogue source -> keys non-null in at least one record
+    # Services the capture deliberately did not ask (a "<service>/skipped" raw row, e.g. no GitHub token).
+    skipped: frozenset[str] = frozenset()
 
 
 def day_facts(wh: Warehouse, day: date) -> DayFacts:
@@ -170,6 +172,9 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
         seen[source].add(key)
         if has_value:
             filled[source].add(key)
+    skipped = wh.query(
+        "SELECT DISTINCT source FROM raw_records WHERE snapshot_date = $d AND source LIKE '%/skipped'", d
+    )
     return DayFacts(
         day=day,
         fetched=fetched,
@@ -180,6 +185,7 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
         invalid_pages=dict(sorted(invalid.items())),
         keys={s: frozenset(k) for s, k in seen.items()},
         filled={s: frozenset(k) for s, k in filled.items()},
+        skipped=frozenset(s.removesuffix("/skipped") for s in skipped.get_column("source")),
     )
 
 
@@ -241,17 +247,23 @@ def _packages_vanished(today: DayFacts, previous: DayFacts | None, t: Thresholds
 
 def _source_vanished(today: DayFacts, previous: DayFacts | None) -> GuardResult:
     """GitHub or PyPI gave answers on the previous day and none today (a capture cut short, a token that
-    stopped working): a day scored from djangopackages alone must not pass for a whole one."""
+    stopped working): a day scored from djangopackages alone must not pass for a whole one. A source the
+    capture skipped on purpose (no GitHub token) did not vanish: the skip is recorded with its reason."""
     name = "source_vanished"
     if previous is None:
         return GuardResult(name, "ok", None, "first stored day: no earlier sources to compare with")
-    gone = [
+    silent = [
         s
         for s in ("github/repository", "pypi/project")
         if previous.usable.get(s, 0) > 0 and today.usable.get(s, 0) == 0
     ]
+    skipped = [s for s in silent if s.partition("/")[0] in today.skipped]
+    gone = [s for s in silent if s not in skipped]
     if not gone:
-        return GuardResult(name, "ok", 0.0, f"every source that answered on {previous.day} answered again")
+        also = f"; skipped on purpose on {today.day}: {', '.join(skipped)}" if skipped else ""
+        return GuardResult(
+            name, "ok", 0.0, f"every source that answered on {previous.day} answered again{also}"
+        )
     described = "; ".join(
         f"{s}: no usable answer on {today.day} ({today.fetched.get(s, 0):,} asked, all failed or none asked), "
         f"{previous.usable[s]:,} on {previous.day}"

@@ -107,6 +107,43 @@ def pypi_project_name(pypi_url: str | None) -> str | None:
     return segment if _PROJECT.fullmatch(segment) else None
 
 
+_FORGE_HOSTS = {"gitlab.com": "gitlab", "www.gitlab.com": "gitlab", "bitbucket.org": "bitbucket",
+                "www.bitbucket.org": "bitbucket"}  # fmt: skip
+_FORGE_SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+
+def forge_repository(repo_url: str | None) -> tuple[str, str] | None:
+    """(``gitlab`` | ``bitbucket``, lower-cased path) of a GitLab project or Bitbucket repository link, else
+    None. GitLab paths nest groups (``group/sub/project``) and end where ``/-/`` starts its pages; Bitbucket's
+    are ``workspace/repo_slug``. A ``.git`` suffix, query and fragment are ignored."""
+    if not isinstance(repo_url, str):
+        return None
+    try:
+        parts = urlsplit(repo_url.strip())
+    except ValueError:
+        return None
+    host = _FORGE_HOSTS.get((parts.hostname or "").lower()) if parts.scheme in ("http", "https") else None
+    if host is None:
+        return None
+    segments = [unquote(s) for s in parts.path.split("/-/", 1)[0].split("/") if s]
+    if host == "bitbucket":
+        segments = segments[:2]
+    if segments:
+        segments[-1] = segments[-1].removesuffix(".git")
+    if len(segments) < 2 or not all(_FORGE_SEGMENT.fullmatch(s) for s in segments):
+        return None
+    return host, "/".join(segments).lower()
+
+
+def forge_paths(url: pl.Expr) -> pl.Expr:
+    """``host:path`` per repository URL for GitLab and Bitbucket (see ``forge_repository``), else null."""
+    return url.map_elements(
+        lambda u: (found := forge_repository(u)) and f"{found[0]}:{found[1]}",
+        return_dtype=pl.String,
+        skip_nulls=True,
+    )
+
+
 def normalize_name(name: str) -> str:
     """PEP 503: runs of ``-``, ``_`` and ``.`` become one ``-``; lower case."""
     return re.sub(r"[-_.]+", "-", name).lower()

@@ -22,6 +22,12 @@ _LANDED = {
     "djangopackages/grids": "grid_snapshots",
     "github/repository": "repository_snapshots",
     "pypi/project": "pypi_projects",
+    "gitlab/project": "forge_repository_snapshots",
+    "bitbucket/repository": "forge_repository_snapshots",
+}
+# Tables that hold the records of several sources, and the column that tells them apart.
+_SHARED = {
+    "forge_repository_snapshots": ("host", {"gitlab/project": "gitlab", "bitbucket/repository": "bitbucket"})
 }
 _COUNTS = (
     "requests_djangopackages",
@@ -105,10 +111,7 @@ def run_summary(
             "SELECT source, count(*) FROM rejected_records WHERE snapshot_date = $d GROUP BY source", params
         ).iter_rows()
     )
-    accepted = {
-        source: wh.row(f'SELECT count(*) FROM "{table}" WHERE snapshot_date = ?', [day])[0]
-        for source, table in _LANDED.items()
-    }
+    accepted = {source: _landed(wh, day, source, table) for source, table in _LANDED.items()}
     repaired = wh.row(
         "SELECT count(*) FROM package_snapshots WHERE snapshot_date = ? AND len(repairs) > 0", [day]
     )[0]
@@ -146,6 +149,14 @@ def run_summary(
         ],
         schema=LEDGER_SCHEMA,
     )
+
+
+def _landed(wh: Warehouse, day: date, source: str, table: str) -> int:
+    if table in _SHARED:
+        column, values = _SHARED[table]
+        query = f'SELECT count(*) FROM "{table}" WHERE snapshot_date = ? AND "{column}" = ?'
+        return int(wh.row(query, [day, values[source]])[0])
+    return int(wh.row(f'SELECT count(*) FROM "{table}" WHERE snapshot_date = ?', [day])[0])
 
 
 def guard_rows(

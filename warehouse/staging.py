@@ -34,6 +34,7 @@ PUBLISHED_TABLES = (
     "grid_snapshots",
     "grid_package_snapshots",
     "repository_snapshots",
+    "forge_repository_snapshots",
     "pypi_projects",
     "release_snapshots",
     "rejected_records",

@@ -9,7 +9,7 @@ the error), and everything else goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,12 +34,14 @@ class RepoResult:
 
 @dataclass(frozen=True)
 class Participation:
-    status: Literal["ok", "pending", "missing", "blocked", "failed"]
+    # "unchanged": GitHub answered 304 to the ETag sent; the caller holds the array that ETag belongs to.
+    status: Literal["ok", "unchanged", "pending", "missing", "blocked", "failed"]
     # 52 weekly commit counts, oldest first; None unless status is "ok". "pending" (GitHub still
     # computing) is never reported as zeros: zero would read as an abandoned repository.
     all: tuple[int, ...] | None
     owner: tuple[int, ...] | None
     error: str | None = None  # why "failed": the source error, scrubbed
+    etag: str | None = None  # of an "ok" answer: send it next time, so an unchanged answer is a free 304
 
 
 class GitHubClient:
@@ -94,8 +96,11 @@ class GitHubClient:
             return RepoResult("blocked", _json_or_none(response))
         return RepoResult("ok", response.json())
 
-    def participation(self, full_names: Sequence[str]) -> dict[str, Participation]:
-        """Weekly commit counts per repository.
+    def participation(
+        self, full_names: Sequence[str], etags: Mapping[str, str] | None = None
+    ) -> dict[str, Participation]:
+        """Weekly commit counts per repository; a repository with an ETag in ``etags`` is asked with
+        If-None-Match, and GitHub's 304 (free of quota) is "unchanged".
 
         GitHub answers 202 while it computes the statistics: one pass over all repositories, then only
         the 202s are asked again, after waits that double from ``participation_wait``, for at most
@@ -109,7 +114,11 @@ class GitHubClient:
         for round_ in range(self.participation_attempts):
             if round_:
                 self.http.sleep(self.participation_wait * 2 ** (round_ - 1))
-            answers = bounded_map(self._participation_once, waiting, self.concurrency)
+            answers = bounded_map(
+                lambda name: self._participation_once(name, (etags or {}).get(name)),
+                waiting,
+                self.concurrency,
+            )
             result.update((n, p) for n, p in zip(waiting, answers, strict=True) if p is not None)
             waiting = [n for n, p in zip(waiting, answers, strict=True) if p is None]
             if not waiting:
@@ -117,16 +126,21 @@ class GitHubClient:
         result.update((n, Participation("pending", None, None)) for n in waiting)
         return {n: result[n] for n in _unique(full_names)}
 
-    def _participation_once(self, full_name: str) -> Participation | None:
+    def _participation_once(self, full_name: str, etag: str | None) -> Participation | None:
         """The repository's participation, or None while GitHub is still computing it (202)."""
         try:
             response = self._get_repo(
-                f"/repos/{full_name}/stats/participation", ok_statuses=(202, 451), shape=_is_participation
+                f"/repos/{full_name}/stats/participation",
+                ok_statuses=(202, 451),
+                shape=_is_participation,
+                etag=etag,
             )
         except SourceError as error:
             return Participation("failed", None, None, str(error))
         if response.status == 202:
             return None
+        if response.status == 304:
+            return Participation("unchanged", None, None, etag=etag)
         if response.status == 404:
             return Participation("missing", None, None)
         if response.status == 451:
@@ -134,16 +148,21 @@ class GitHubClient:
         body = response.json()
         weeks_owner = body.get("owner")
         return Participation(
-            "ok", tuple(body["all"]), tuple(weeks_owner) if isinstance(weeks_owner, list) else None
+            "ok",
+            tuple(body["all"]),
+            tuple(weeks_owner) if isinstance(weeks_owner, list) else None,
+            etag=response.headers.get("etag"),
         )
 
-    def _get_repo(self, path: str, ok_statuses: tuple[int, ...], shape: Callable[[Any], bool]) -> Response:
+    def _get_repo(
+        self, path: str, ok_statuses: tuple[int, ...], shape: Callable[[Any], bool], etag: str | None = None
+    ) -> Response:
         # A renamed or transferred repository answers 301 to its old name, for its data and its
         # statistics alike; following once is enough (GitHub points at the id, which is stable).
-        response = self.http.get(path, ok_statuses=(301, *ok_statuses), shape=shape)
+        response = self.http.get(path, ok_statuses=(301, *ok_statuses), shape=shape, etag=etag)
         if response.status == 301:
             target = _moved_to(self.http.source, response)
-            response = self.http.get(target, ok_statuses=ok_statuses, shape=shape)
+            response = self.http.get(target, ok_statuses=ok_statuses, shape=shape, etag=etag)
         return response
 
     def _split(self, names: list[str], error: SourceError) -> dict[str, RepoResult]:

@@ -32,7 +32,13 @@ def dead_sources(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    for name in ("DPW_DJANGOPACKAGES_URL", "DPW_GITHUB_URL", "DPW_PYPI_URL"):
+    for name in (
+        "DPW_DJANGOPACKAGES_URL",
+        "DPW_GITHUB_URL",
+        "DPW_PYPI_URL",
+        "DPW_GITLAB_URL",
+        "DPW_BITBUCKET_URL",
+    ):
         monkeypatch.setenv(name, dead)
 
 

@@ -309,7 +309,7 @@ def test_the_ledger_adds_up(day: Day) -> None:
     landed = day.tables["raw_records"].filter(
         pl.col("source").is_in(
             ["djangopackages/packages", "djangopackages/categories", "djangopackages/grids",
-             "github/repository", "pypi/project"]
+             "github/repository", "pypi/project", "gitlab/project", "bitbucket/repository"]
         )
     )  # fmt: skip
     assert run["records_fetched"] == landed.height

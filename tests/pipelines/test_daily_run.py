@@ -279,8 +279,8 @@ def test_a_list_that_cannot_be_read_keeps_the_others_and_refuses_the_day_naming_
 
 
 def test_without_a_github_token_the_run_says_so_skips_github_and_records_it(settings, replay, monkeypatch):
-    for name, url in (("DPW_DJANGOPACKAGES_URL", replay.base_url), ("DPW_PYPI_URL", replay.base_url)):
-        monkeypatch.setenv(name, url)
+    for name in ("DPW_DJANGOPACKAGES_URL", "DPW_PYPI_URL", "DPW_GITLAB_URL", "DPW_BITBUCKET_URL"):
+        monkeypatch.setenv(name, replay.base_url)
     monkeypatch.setenv("DPW_GITHUB_URL", replay.base_url)
     monkeypatch.setenv("DPW_WAREHOUSE", str(settings.warehouse))
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
@@ -293,11 +293,13 @@ def test_without_a_github_token_the_run_says_so_skips_github_and_records_it(sett
         sources = wh.query("SELECT source, status, requests, message FROM ingest_run_sources ORDER BY source")
         scored = wh.query("SELECT count(activity_score) AS n, count(*) AS total FROM daily_package_metrics")
     assert sources.select("source", "status").rows() == [
+        ("bitbucket", "asked"),
         ("djangopackages", "asked"),
         ("github", "skipped"),
+        ("gitlab", "asked"),
         ("pypi", "asked"),
     ]
-    github = sources.row(1, named=True)
+    github = sources.row(2, named=True)
     assert github["requests"] == 0 and "GraphQL API answers no one without a token" in github["message"]
     # Scores rest on djangopackages' own weekly arrays and last commit dates.
     assert scored.item(0, "n") > 0.9 * scored.item(0, "total")
@@ -323,3 +325,40 @@ def test_participation_is_not_asked_again_for_a_pending_repository_whose_push_da
     assert pending.height > 0 and pending.get_column("same_push").all()
     assert not asked & {f"/repos/{name}/stats/participation" for name in pending.get_column("full_name")}
     assert pending.get_column("today").null_count() == pending.height  # not asked, so no answer today
+
+
+def test_a_repository_not_asked_again_is_scored_from_the_participation_fetched_earlier(settings, replay):
+    day = replay.date
+    run_date(settings, day, "capture")
+    # The replay's djangopackages fetches after every push, so no repository's participation is due: as if
+    # GitHub had answered on ``day``, store an array and its ETag for some repositories.
+    weeks = [0] * 50 + [3, 4]
+    with Warehouse(settings.warehouse) as wh:
+        wh.conn.execute(
+            "UPDATE repository_snapshots SET participation_status = 'ok', participation = $w, "
+            "participation_etag = '\"e1\"', participation_fetched_on = snapshot_date "
+            "WHERE status = 'ok' AND hash(full_name) % 4 = 0",
+            {"w": weeks},
+        )
+    replay.set_date(day + timedelta(days=1))
+    run_date(settings, replay.date, "capture")
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        carried = wh.query(
+            "SELECT t.participation_status AS status, t.participation AS weeks, t.participation_etag AS etag, "
+            "t.participation_fetched_on AS fetched_on, m.weeks_source, m.weeks_anchor_at, m.activity_score "
+            "FROM repository_snapshots t "
+            "JOIN repository_snapshots y ON y.full_name = t.full_name AND y.snapshot_date = $day "
+            "JOIN package_snapshots p ON p.repo_full_name = t.full_name AND p.snapshot_date = t.snapshot_date "
+            "JOIN daily_package_metrics m ON m.snapshot_date = p.snapshot_date AND m.package_id = p.package_id "
+            "WHERE t.snapshot_date = $next AND y.participation_status = 'ok'",
+            {"day": day, "next": replay.date},
+        )
+        requests = wh.query("SELECT count(*) AS n FROM raw_requests WHERE path LIKE '%/stats/participation'")
+    assert carried.height > 20 and requests.item() == 0  # none was asked again
+    assert set(carried.get_column("status")) == {"unchanged"} and set(carried.get_column("etag")) == {'"e1"'}
+    assert all(w == weeks for w in carried.get_column("weeks").to_list())
+    assert set(carried.get_column("fetched_on")) == {day}
+    # Scored from the array fetched earlier, ending on the day it was fetched, not from djangopackages'.
+    assert set(carried.get_column("weeks_source")) == {"github"}
+    assert {a.date() for a in carried.get_column("weeks_anchor_at")} == {day}
+    assert carried.get_column("activity_score").is_not_null().all()

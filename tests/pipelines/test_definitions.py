@@ -52,8 +52,10 @@ def test_dg_list_defs_shows_the_assets_jobs_and_schedule():
         "raw_djangopackages",
         "raw_github",
         "raw_pypi",
+        "raw_forges",
         "package_snapshots",
         "repository_snapshots",
+        "forge_repository_snapshots",
         "pypi_projects",
         "daily_package_metrics",
         "daily_grid_percentiles",
@@ -68,6 +70,8 @@ def test_dg_list_defs_shows_the_assets_jobs_and_schedule():
         "djangopackages",
         "github",
         "pypi",
+        "gitlab",
+        "bitbucket",
         "dataset_guards",
     }
 

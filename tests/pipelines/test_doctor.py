@@ -18,7 +18,13 @@ def replay():
 
 @pytest.fixture
 def env(replay, tmp_path, monkeypatch):
-    for name in ("DPW_DJANGOPACKAGES_URL", "DPW_GITHUB_URL", "DPW_PYPI_URL"):
+    for name in (
+        "DPW_DJANGOPACKAGES_URL",
+        "DPW_GITHUB_URL",
+        "DPW_PYPI_URL",
+        "DPW_GITLAB_URL",
+        "DPW_BITBUCKET_URL",
+    ):
         monkeypatch.setenv(name, replay.base_url)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_doctor_secret")
     monkeypatch.setenv("DPW_WAREHOUSE", str(tmp_path / "w.duckdb"))
@@ -33,21 +39,26 @@ def test_a_healthy_setup_passes_with_the_quota_and_no_token_shown(env, replay):
     result = doctor()
     assert result.exit_code == 0, result.output
     assert "GITHUB_TOKEN = set (redacted)" in result.output and "ghp_doctor_secret" not in result.output
-    for source in ("djangopackages", "github", "pypi"):
+    for source in ("djangopackages", "github", "pypi", "gitlab", "bitbucket"):
         assert f"{source}: {replay.base_url} answers" in result.output
+    assert "BITBUCKET_TOKEN = (not set: 60 requests an hour)" in result.output
     assert "github: 5000 of 5000 requests left this hour" in result.output
     assert "warehouse: none yet at" in result.output and "problem:" not in result.output
 
 
-def test_a_dead_url_is_one_problem_line(env):
+@pytest.mark.parametrize(
+    ("variable", "source"),
+    [("DPW_PYPI_URL", "pypi"), ("DPW_GITLAB_URL", "gitlab"), ("DPW_BITBUCKET_URL", "bitbucket")],
+)
+def test_a_dead_url_is_one_problem_line(env, variable, source):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    env.setenv("DPW_PYPI_URL", dead)
+    env.setenv(variable, dead)
     result = doctor()
     assert result.exit_code == 1
     problems = [line for line in result.output.splitlines() if line.startswith("problem:")]
-    assert len(problems) == 1 and problems[0].startswith(f"problem: pypi: {dead} does not answer")
+    assert len(problems) == 1 and problems[0].startswith(f"problem: {source}: {dead} does not answer")
 
 
 def test_a_missing_token_is_a_problem_and_the_anonymous_quota_shows(env):

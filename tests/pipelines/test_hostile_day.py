@@ -60,6 +60,9 @@ LANDED = {
     "djangopackages/grids": "grid_snapshots",
     REPOSITORIES: "repository_snapshots",
     PROJECTS: "pypi_projects",
+    # Both hosts land in one table, told apart by its host column.
+    "gitlab/project": "(SELECT * FROM forge_repository_snapshots WHERE host = 'gitlab')",
+    "bitbucket/repository": "(SELECT * FROM forge_repository_snapshots WHERE host = 'bitbucket')",
 }
 # Padding ids are moved past every corpus id (the sample has ids 108, 123, 144 like the corpus).
 PADDING_ID_OFFSET = 100_000
@@ -395,6 +398,8 @@ def day(canary: Canary, tmp_path_factory: pytest.TempPathFactory) -> Day:
             DPW_GITHUB_URL=server.base_url,
             GITHUB_TOKEN=REPLAY_TOKEN,  # the replay's GraphQL, like GitHub's, answers no one without
             DPW_PYPI_URL=server.base_url,
+            DPW_GITLAB_URL=server.base_url,
+            DPW_BITBUCKET_URL=server.base_url,
             DPW_WAREHOUSE=str(path),
             DPW_DJANGOPACKAGES_PAGE_SIZE=str(PAGE_SIZE),
         )

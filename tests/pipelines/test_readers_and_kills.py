@@ -77,6 +77,8 @@ def test_a_run_killed_at_any_moment_leaves_the_date_as_before_or_whole(tmp_path,
             "DPW_GITHUB_URL": server.base_url,
             "GITHUB_TOKEN": REPLAY_TOKEN,  # the replay's GraphQL, like GitHub's, answers no one without
             "DPW_PYPI_URL": server.base_url,
+            "DPW_GITLAB_URL": server.base_url,
+            "DPW_BITBUCKET_URL": server.base_url,
             "DPW_WAREHOUSE": str(path),
         }
         run = subprocess.Popen([DPW, "ingest", "--date", day.isoformat()], env=env, cwd=tmp_path)
@@ -116,6 +118,8 @@ def test_ctrl_c_stops_a_run_with_one_line_and_exit_130(tmp_path):
             "DPW_GITHUB_URL": server.base_url,
             "GITHUB_TOKEN": REPLAY_TOKEN,  # the replay's GraphQL, like GitHub's, answers no one without
             "DPW_PYPI_URL": server.base_url,
+            "DPW_GITLAB_URL": server.base_url,
+            "DPW_BITBUCKET_URL": server.base_url,
             "DPW_WAREHOUSE": str(path),
         }
         run = subprocess.Popen(

@@ -62,7 +62,13 @@ def test_rescore_with_a_registered_version_changes_that_date_only(captured, rece
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    for name in ("DPW_DJANGOPACKAGES_URL", "DPW_GITHUB_URL", "DPW_PYPI_URL"):
+    for name in (
+        "DPW_DJANGOPACKAGES_URL",
+        "DPW_GITHUB_URL",
+        "DPW_PYPI_URL",
+        "DPW_GITLAB_URL",
+        "DPW_BITBUCKET_URL",
+    ):
         monkeypatch.setenv(name, dead)
     tables = ("daily_package_metrics", "daily_grid_percentiles")
     kept_before = {table: _rows(path, table, kept) for table in tables}

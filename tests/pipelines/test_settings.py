@@ -28,6 +28,10 @@ def test_every_variable_is_read() -> None:
             "DPW_GITHUB_URL": "http://127.0.0.1:8000/github/",
             "DPW_PYPI_URL": "https://mirror.example/pypi",
             "GITHUB_TOKEN": "ghp_x",
+            "DPW_GITLAB_URL": "http://127.0.0.1:8000/gitlab",
+            "DPW_BITBUCKET_URL": "http://127.0.0.1:8000/bitbucket",
+            "GITLAB_TOKEN": "glpat_x",
+            "BITBUCKET_TOKEN": "bb_x",
             "DPW_WAREHOUSE": "/tmp/w.duckdb",
             "DPW_MAX_BODY_BYTES": "1048576",
         }
@@ -35,7 +39,12 @@ def test_every_variable_is_read() -> None:
     assert settings.github_url == "http://127.0.0.1:8000/github/"
     assert settings.pypi_url == "https://mirror.example/pypi"
     assert settings.max_body_bytes == 1048576
-    assert "ghp_x" not in repr(settings)
+    assert (settings.gitlab_url, settings.bitbucket_url) == (
+        "http://127.0.0.1:8000/gitlab",
+        "http://127.0.0.1:8000/bitbucket",
+    )
+    assert (settings.gitlab_token, settings.bitbucket_token) == ("glpat_x", "bb_x")
+    assert not {"ghp_x", "glpat_x", "bb_x"} & set(repr(settings).replace("'", " ").split())
 
 
 @pytest.mark.parametrize(
@@ -47,7 +56,10 @@ def test_every_variable_is_read() -> None:
         "https://@mirror.example",
     ],
 )
-@pytest.mark.parametrize("variable", ["DPW_DJANGOPACKAGES_URL", "DPW_GITHUB_URL", "DPW_PYPI_URL"])
+@pytest.mark.parametrize(
+    "variable",
+    ["DPW_DJANGOPACKAGES_URL", "DPW_GITHUB_URL", "DPW_PYPI_URL", "DPW_GITLAB_URL", "DPW_BITBUCKET_URL"],
+)
 def test_a_base_url_with_credentials_is_refused_without_echoing_them(variable: str, url: str) -> None:
     with pytest.raises(SettingsError) as caught:
         Settings.from_env({variable: url})

@@ -503,7 +503,13 @@ def test_429_with_retry_after_fires_n_times(sample: ReplayServer, http: requests
     answers = [http.get(url) for _ in range(3)]
     assert [a.status_code for a in answers] == [429, 429, 200]
     assert answers[0].headers["Retry-After"] == "7" and "Retry-After" not in answers[2].headers
-    assert sample.request_counts() == {"djangopackages": 3, "github": 0, "pypi": 0}
+    assert sample.request_counts() == {
+        "djangopackages": 3,
+        "github": 0,
+        "pypi": 0,
+        "gitlab": 0,
+        "bitbucket": 0,
+    }
 
 
 def test_drop_truncate_delay_and_503(sample: ReplayServer, http: requests.Session) -> None:
@@ -551,7 +557,7 @@ def test_admin_endpoints(sample: ReplayServer, http: requests.Session) -> None:
     http.post(f"{sample.base_url}/_replay/faults", json=[{"path": "^/pypi/", "status": 500, "times": 3}])
     assert http.get(f"{sample.base_url}/pypi/django-valkey/json").status_code == 500
     stats = http.get(f"{sample.base_url}/_replay/stats").json()
-    assert stats["requests"] == {"djangopackages": 0, "github": 0, "pypi": 1}
+    assert stats["requests"] == {"djangopackages": 0, "github": 0, "pypi": 1, "gitlab": 0, "bitbucket": 0}
     assert stats["faults"] == [{"path": "^/pypi/", "status": 500, "left": 2}] and stats["packages"] == 240
     assert http.post(f"{sample.base_url}/_replay/clock", json={"date": "soon"}).status_code == 400
 

@@ -136,3 +136,29 @@ def test_pypi_projects_for_a_few_names(replay: ReplayServer, harness: Harness) -
         assert normalize_name(document["info"]["name"]) == normalize_name(name)
         assert isinstance(document["releases"], dict)
     assert replay.request_counts()["pypi"] == harness.log.count("pypi") == 6
+
+
+def test_a_participation_304_is_counted_as_a_request_that_cost_no_quota(
+    replay: ReplayServer, harness: Harness
+) -> None:
+    packages = load_bundle(SAMPLE).packages
+    names = sorted({n for p in packages if (n := github_full_name(p.get("repo_url")))})[:40]
+    http = harness.client("github", headers={"Authorization": "Bearer replay-token"})
+    client = GitHubClient(http)
+    first = client.participation(names)
+    etags = {n: p.etag for n, p in first.items() if p.status == "ok" and p.etag}
+    assert len(etags) > 20
+
+    def remaining() -> int:
+        return int(http.get("/rate_limit").json()["resources"]["core"]["remaining"])
+
+    before, logged = remaining(), len(harness.log.records)
+    again = client.participation(list(etags), etags)
+    made = [r.status for r in harness.log.records[logged:]]
+
+    assert {p.status for p in again.values()} == {"unchanged"}
+    assert {n: p.etag for n, p in again.items()} == etags
+    # A 304 costs nothing (GitHub's rule, which the replay keeps); a renamed repository's 301 does.
+    assert made.count(304) == len(etags) and set(made) <= {301, 304} and 301 in made
+    assert before - remaining() == made.count(301)
+    assert sum(replay.path_counts()["not_modified"].values()) == len(etags)

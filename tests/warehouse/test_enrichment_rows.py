@@ -36,7 +36,7 @@ DOC = {
 def test_parse_repositories_gives_the_exact_row_and_folds_in_participation():
     parsed = parse_repositories(
         raw_frame(DAY, "github/repository", [("owner/repo", "ok", NODE), ("gone/repo", "missing", None)]),
-        raw_frame(DAY, "github/participation", [("owner/repo", "ok", {"all": [1, 0, 2]})]),
+        raw_frame(DAY, "github/participation", [("owner/repo", "ok", {"all": [1, 0, 2], "_etag": '"e1"'})]),
         DAY,
     )
     assert parsed.rejected.is_empty()
@@ -52,6 +52,8 @@ def test_parse_repositories_gives_the_exact_row_and_folds_in_participation():
             **dict.fromkeys(
                 ["license", "default_branch", "topics", "participation_status", "participation"], None
             ),
+            "participation_etag": None,
+            "participation_fetched_on": None,
         },
         {
             "snapshot_date": DAY,
@@ -74,9 +76,24 @@ def test_parse_repositories_gives_the_exact_row_and_folds_in_participation():
             "participation_status": "ok",
             # Three weeks are the newest three of 52; the older ones are unknown, not zero.
             "participation": [None] * 49 + [1, 0, 2],
+            "participation_etag": '"e1"',
+            "participation_fetched_on": DAY,
         },
     ]
     assert parsed.repaired == 1  # the short series
+
+
+def test_an_array_reused_from_an_earlier_date_keeps_its_etag_and_the_date_it_ends_on():
+    reused = {"all": [0] * 51 + [4], "_etag": '"e0"', "_weeks_end": "2026-02-10T00:00:00Z"}
+    parsed = parse_repositories(
+        raw_frame(DAY, "github/repository", [("owner/repo", "ok", NODE)]),
+        raw_frame(DAY, "github/participation", [("owner/repo", "unchanged", reused)]),
+        DAY,
+    )
+    assert parsed.rejected.is_empty()
+    assert parsed.accepted.select(
+        "participation_status", "participation", "participation_etag", "participation_fetched_on"
+    ).rows() == [("unchanged", [0] * 51 + [4], '"e0"', date(2026, 2, 10))]
 
 
 def test_parse_repositories_rejects_a_negative_star_count_with_its_payload():

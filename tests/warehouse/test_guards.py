@@ -334,6 +334,22 @@ def test_a_source_that_answered_yesterday_and_not_at_all_today_fails(wh):
     assert "github/repository: no usable answer" in result.message and "20 asked" in result.message
 
 
+@pytest.mark.parametrize("skipped", ["github/skipped", "pypi/skipped"])
+def test_a_source_skipped_on_purpose_has_not_vanished_but_another_silent_one_has(wh, skipped):
+    # No GitHub token: raw_github stores one github/skipped row and no repository at all.
+    reason = '{"reason": "GITHUB_TOKEN is not set"}'
+    result = _judge(
+        wh, "source_vanished", today={"github": "failed", "records": [(skipped, reason)]}, previous={}
+    )
+    if skipped == "github/skipped":
+        assert (result.level, result.value) == ("ok", 0.0)
+        assert result.message.endswith(f"skipped on purpose on {D2}: github/repository")
+    else:
+        # Skipping PyPI excuses nothing about GitHub.
+        assert (result.level, result.value) == ("fail", 1.0)
+        assert "github/repository: no usable answer" in result.message
+
+
 def test_a_source_with_some_answers_today_passes(wh):
     # One failed answer among many is that repository's failure, not the day's.
     result = _judge(wh, "source_vanished", today={}, previous={"github": "failed"})

@@ -9,6 +9,9 @@ from warehouse.metrics import package_inputs
 DAY = date(2026, 5, 4)
 TAU = datetime(2026, 5, 4, tzinfo=UTC)
 FETCHED = datetime(2026, 4, 20, tzinfo=UTC)
+REUSED = datetime(2026, 4, 27, tzinfo=UTC)
+ACTIVE = datetime(2026, 4, 30, 12, tzinfo=UTC)
+BITBUCKET = "https://bitbucket.org/WS/five/src/default/"
 COMMITTED = datetime(2026, 4, 1, tzinfo=UTC)
 GH_WEEKS, DP_WEEKS = [2] * 52, [1] * 52
 
@@ -16,30 +19,35 @@ GH_WEEKS, DP_WEEKS = [2] * 52, [1] * 52
 def test_package_inputs_prefers_github_and_pypi_and_falls_back_to_djangopackages():
     packages = pl.DataFrame(
         {
-            "package_id": [1, 2, 3],
-            "category_id": [7, 7, None],
-            "stars": [10, 20, 30],
-            "forks": [1, 2, 3],
-            "last_updated_at": [COMMITTED, COMMITTED, None],
-            "pypi_version": ["0.9", "2.0", None],
-            "commits_over_52": [DP_WEEKS, DP_WEEKS, None],
-            "last_fetched_at": [FETCHED, FETCHED, FETCHED],
-            "repo_full_name": ["a/one", "a/two", "a/three"],
-            "pypi_name": ["one", "two", None],
+            "package_id": [1, 2, 3, 4, 5],
+            "category_id": [7, 7, None, 7, 7],
+            "stars": [10, 20, 30, 40, 50],
+            "forks": [1, 2, 3, 4, 5],
+            "last_updated_at": [COMMITTED, COMMITTED, None, COMMITTED, COMMITTED],
+            "pypi_version": ["0.9", "2.0", None, None, None],
+            # djangopackages counts no commits on Bitbucket: its array there is zeros, never a score.
+            "commits_over_52": [DP_WEEKS, DP_WEEKS, None, DP_WEEKS, [0] * 52],
+            "last_fetched_at": [FETCHED, FETCHED, FETCHED, FETCHED, FETCHED],
+            "repo_url": [*(f"https://github.com/a/{n}" for n in ("one", "two", "three", "four")), BITBUCKET],
+            "repo_host": ["github", "github", "github", "github", "bitbucket"],
+            "repo_full_name": ["a/one", "a/two", "a/three", "a/four", None],
+            "pypi_name": ["one", "two", None, None, None],
         }
     )
     repositories = pl.DataFrame(
         {
-            "full_name": ["a/one", "a/two", "a/three"],
-            "status": ["ok", "ok", "missing"],
-            "stars": [11, 21, None],
-            "forks": [4, 5, None],
-            "open_issues": [3, 0, None],
-            "watchers": [2, 1, None],
-            "archived": [False, True, None],
-            # a/two's participation was pending: its weeks are djangopackages' array, not these.
-            "participation_status": ["ok", "pending", None],
-            "participation": [GH_WEEKS, [9] * 52, None],
+            "full_name": ["a/one", "a/two", "a/three", "a/four"],
+            "status": ["ok", "ok", "missing", "ok"],
+            "stars": [11, 21, None, 41],
+            "forks": [4, 5, None, 6],
+            "open_issues": [3, 0, None, 0],
+            "watchers": [2, 1, None, 0],
+            "archived": [False, True, None, False],
+            # a/two's participation was pending: its weeks are djangopackages' array, not these. a/four was
+            # not asked (nothing pushed since): its array fetched on REUSED is reused, not djangopackages'.
+            "participation_status": ["ok", "pending", None, "unchanged"],
+            "participation": [GH_WEEKS, [9] * 52, None, GH_WEEKS],
+            "participation_fetched_on": [DAY, None, None, REUSED.date()],
         }
     )
     pypi = pl.DataFrame(
@@ -50,7 +58,18 @@ def test_package_inputs_prefers_github_and_pypi_and_falls_back_to_djangopackages
             "supports_python3": [True, None],
         }
     )
-    assert package_inputs(packages, repositories, pypi, DAY).to_dicts() == [
+    forges = pl.DataFrame(
+        {
+            "host": ["bitbucket"],
+            "path": ["ws/five"],
+            "last_activity_at": [ACTIVE],
+            "stars": [None],
+            "forks": [None],
+            "archived": [None],
+        },
+        schema_overrides={"stars": pl.Int64, "forks": pl.Int64, "archived": pl.Boolean},
+    )
+    assert package_inputs(packages, repositories, pypi, DAY, forges).to_dicts() == [
         {
             "snapshot_date": DAY,
             "package_id": 1,
@@ -92,6 +111,38 @@ def test_package_inputs_prefers_github_and_pypi_and_falls_back_to_djangopackages
             "open_issues": None,
             "watchers": None,
             "last_commit_at": None,
+            "latest_version": None,
+            "weeks_source": "none",
+            "weeks": None,
+            "weeks_anchor_at": None,
+            "archived": None,
+            "supports_python3": None,
+        },
+        {
+            "snapshot_date": DAY,
+            "package_id": 4,
+            "category_id": 7,
+            "stars": 41,
+            "forks": 6,
+            "open_issues": 0,
+            "watchers": 0,
+            "last_commit_at": COMMITTED,
+            "latest_version": None,
+            "weeks_source": "github",
+            "weeks": GH_WEEKS,
+            "weeks_anchor_at": REUSED,  # the reused array ends on the date it was fetched
+            "archived": False,
+            "supports_python3": None,
+        },
+        {
+            "snapshot_date": DAY,
+            "package_id": 5,
+            "category_id": 7,
+            "stars": 50,
+            "forks": 5,
+            "open_issues": None,
+            "watchers": None,
+            "last_commit_at": ACTIVE,  # Bitbucket's updated_on, not djangopackages' date
             "latest_version": None,
             "weeks_source": "none",
             "weeks": None,
