@@ -7,7 +7,7 @@ from failure picks up what the failed run already fetched.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ import polars as pl
 
 from assets.partitions import partition_date
 from assets.resources import WarehouseResource
-from warehouse import runs, staging
+from warehouse import runs, staging, store
 from warehouse.store import Warehouse, WarehouseError
 
 MODE_TAG = "dpw/mode"
@@ -44,6 +44,14 @@ def mode_of(run: dg.DagsterRun, job_steps: list[str] | None = None) -> str:
     return "capture" if steps is None or "raw_djangopackages" in steps else "recompute"
 
 
+def fetches_raw(context: dg.AssetExecutionContext) -> bool:
+    """Whether the run materializes a raw asset (they are all named raw_*), which lands raw rows in its
+    staging file: a recompute materialized from the UI with raw_forges in its selection, say."""
+    steps = context.run.step_keys_to_execute
+    names = steps if steps is not None else [node.name for node in context.job_def.graph.nodes]
+    return any(name.startswith("raw_") for name in names)
+
+
 def run_mode(context: dg.AssetExecutionContext) -> str:
     return mode_of(context.run, [node.name for node in context.job_def.graph.nodes])
 
@@ -56,10 +64,12 @@ def staging_path(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 def staged(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, *, create: bool = False
 ) -> Iterator[Warehouse]:
-    """The run's staging warehouse. The first step of a run records it as started; a recompute's first
-    step copies the date's raw rows in from where the run was told to take them. In a capture only the
-    first raw step may create the file: a later step that finds none must not stage (and so publish) an
-    empty day over the stored one."""
+    """The run's staging warehouse. The first step of a run records it as started. A recompute reads the
+    date's raw from where the run was told to take it: through the warehouse, attached read-only (nothing
+    copied: the date's raw stays as it is stored, and the warehouse's reader lock is held meanwhile), or
+    copied in from a kept capture by its first step, since publishing that capture publishes its raw. In a
+    capture only the first raw step may create the file: a later step that finds none must not stage (and
+    so publish) an empty day over the stored one."""
     day, main = partition_date(context), Path(warehouse.path)
     path = staging_path(context, warehouse)
     first = not path.exists()
@@ -70,16 +80,50 @@ def staged(
     with Warehouse(path) as wh:
         if first:
             _record_started(main, run_key(context), day, run_mode(context))
-        if run_mode(context) != "capture" and not wh.has_raw(day, "djangopackages/"):
-            source = raw_source(context, main, day, own=path)
-            copied = staging.seed(wh, source, day)
-            context.log.info(f"recomputing {day} from {source}: {copied}")
-        yield wh
+        with _raw_of(
+            wh, context.run.tags, run_mode(context), main, day, path, attach=not fetches_raw(context)
+        ) as source:
+            if first and source is not None:
+                context.log.info(f"recomputing {day} from {source}")
+            yield wh
+
+
+@contextmanager
+def _raw_of(
+    wh: Warehouse,
+    tags: Mapping[str, str],
+    mode: str,
+    main: Path,
+    day: date,
+    own: Path,
+    *,
+    attach: bool = True,
+    wait: float = store.WRITER_WAIT,
+) -> Iterator[Path | None]:
+    """While open, ``wh`` (a run's staging file) reads the raw of ``day`` a recompute takes: through the
+    warehouse when ``attach`` (the run lands no raw of its own in the file), else copied in once, as from
+    a kept capture; yields that source, None for a capture."""
+    if mode == "capture" or wh.has_raw(day, "djangopackages/"):
+        yield None
+        return
+    source = raw_source_of(tags, main, day, own)
+    if source != main or not attach:
+        staging.seed(wh, source, day)
+        yield source
+        return
+    # By default a writer's patience: the run waits as long for its publication anyway.
+    with Warehouse(main, read_only=True, wait=wait):
+        staging.read_raw_of(wh, main)
+        yield main
 
 
 def raw_source(context: dg.AssetExecutionContext, main: Path, day: date, own: Path) -> Path:
     """Where a recompute reads the date's raw: as tagged, else the warehouse, else the newest kept capture."""
-    tagged = context.run.tags.get(RAW_FROM_TAG)
+    return raw_source_of(context.run.tags, main, day, own)
+
+
+def raw_source_of(tags: Mapping[str, str], main: Path, day: date, own: Path) -> Path:
+    tagged = tags.get(RAW_FROM_TAG)
     if tagged:
         return main if tagged == "warehouse" else Path(tagged)
     if main.exists():
@@ -146,7 +190,10 @@ def record_failure(context: dg.HookContext) -> None:
     started = run_started(context.instance, context.run_id)
     try:
         if path.exists():
-            with Warehouse(path) as wh:
+            with (
+                Warehouse(path) as wh,
+                _raw_of(wh, run.tags, mode, main, day, path, wait=STARTED_ROW_WAIT),
+            ):
                 row = runs.run_summary(
                     wh,
                     day,
@@ -165,5 +212,5 @@ def record_failure(context: dg.HookContext) -> None:
             )
         # The ledger is not worth a long wait: the staging file keeps what the run fetched either way.
         runs.record_failure(main, run_id, row, wait=STARTED_ROW_WAIT)
-    except WarehouseError as err:
+    except (WarehouseError, dg.Failure) as err:
         context.log.warning(f"the failure of run {run_id} could not be recorded: {err}")

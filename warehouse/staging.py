@@ -80,6 +80,21 @@ def scored(path: Path, day: date) -> bool:
         return wh.row("SELECT count(*) FROM daily_package_metrics WHERE snapshot_date = ?", [day])[0] > 0
 
 
+# The attached warehouse a recompute reads its raw through (``read_raw_of``).
+RAW_SOURCE = "_raw_source"
+
+
+def read_raw_of(staged: Warehouse, warehouse: Path) -> None:
+    """Let ``staged`` read the raw tables of ``warehouse`` instead of its own, for as long as it is open: the
+    warehouse is attached read-only and temporary views of its raw tables shadow the staging file's (empty)
+    ones, so every reader of raw (parsing, the guards, the run's counts) reads the stored date where it
+    lies, and nothing of it is copied. Only for a recompute of a date the warehouse holds, which publishes
+    no raw; the caller holds the warehouse's reader lock while ``staged`` is open."""
+    staged.conn.execute(f"ATTACH ? AS {RAW_SOURCE} (READ_ONLY)", [str(warehouse)])
+    for table in RAW_TABLES + ("raw_documents",):
+        staged.conn.execute(f'CREATE TEMP VIEW "{table}" AS SELECT * FROM {RAW_SOURCE}."{table}"')
+
+
 def seed(staged: Warehouse, source: Path, day: date) -> dict[str, int]:
     """Copy ``day``'s raw rows from ``source`` (the warehouse, or a kept staging file) into ``staged``,
     so a recompute works on a file of its own."""
