@@ -10,15 +10,16 @@ its retries) is a row with that status, so fetched = accepted + rejected for eac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any
 
+import msgspec
 import polars as pl
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from warehouse import contracts
-from warehouse.parsing import Field, Parsed, decode_all, quarantine, read_records, without_gc
+from warehouse.parsing import Field, Parsed, decode, gc_paused, quarantine, read_records, without_gc
 
 REPOSITORY_SOURCE = "github/repository"
 PYPI_SOURCE = "pypi/project"
@@ -241,6 +242,81 @@ def _release_files(raw: pl.DataFrame, decoded: list[tuple[Any, str | None]]) -> 
                 yield {"pypi_name": name, "version": version, "file": file}
 
 
+# The parts of a PyPI document that PYPI_FIELDS and _FILE_FIELDS read; everything else (a release file's
+# URLs, digests and sizes, most of ``info``) is skipped by the decoder, not built as objects.
+class _PypiFile(msgspec.Struct):
+    upload_time_iso_8601: Any = None
+    yanked: Any = None
+    requires_python: Any = None
+
+
+class _PypiInfo(msgspec.Struct):
+    version: Any = None
+    requires_python: Any = None
+    license_expression: Any = None
+    license: Any = None
+    classifiers: Any = None
+
+
+class _PypiDocument(msgspec.Struct):
+    info: _PypiInfo | None = None
+    last_serial: Any = None
+    releases: dict[str, list[_PypiFile]] | None = None
+
+
+_PYPI_DECODER = msgspec.json.Decoder(_PypiDocument)
+
+
+def decode_pypi(payloads: Iterable[str | None]) -> list[tuple[Any, str | None]]:
+    """``decode`` of every PyPI document, reduced to what the fields read: a document is an object whose
+    ``info`` (an object or null) has the five keys read, ``last_serial``, and ``releases`` (an object or
+    null) with, for each version, a list of files each with the three keys read (absent keys null, as a
+    missing key reads). A PyPI document is large and most of it is never read, so it is decoded by msgspec
+    to those parts only; any document msgspec refuses or would read otherwise than Python's ``json`` (one
+    not of that shape, NaN or a lone surrogate anywhere, an integer beyond msgspec's range, nesting too
+    deep) goes through ``decode``, which keeps every value and says why a payload is unusable."""
+    decoded: list[tuple[Any, str | None]] = []
+    with gc_paused():
+        for payload in payloads:
+            try:
+                doc = _PYPI_DECODER.decode(payload)  # type: ignore[arg-type]
+            except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
+                decoded.append(decode(payload))
+                continue
+            info, releases = doc.info, doc.releases
+            decoded.append(
+                (
+                    {
+                        "info": None
+                        if info is None
+                        else {
+                            "version": info.version,
+                            "requires_python": info.requires_python,
+                            "license_expression": info.license_expression,
+                            "license": info.license,
+                            "classifiers": info.classifiers,
+                        },
+                        "last_serial": doc.last_serial,
+                        "releases": None
+                        if releases is None
+                        else {
+                            version: [
+                                {
+                                    "upload_time_iso_8601": f.upload_time_iso_8601,
+                                    "yanked": f.yanked,
+                                    "requires_python": f.requires_python,
+                                }
+                                for f in files
+                            ]
+                            for version, files in releases.items()
+                        },
+                    },
+                    None,
+                )
+            )
+    return decoded
+
+
 @without_gc
 def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataFrame]:
     """(pypi_projects rows with the rejected documents, source ``pypi/project``; release_snapshots rows of the
@@ -251,7 +327,7 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
     look recent.
     """
     documents = raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS))
-    decoded = decode_all(documents.get_column("payload").to_list())
+    decoded = decode_pypi(documents.get_column("payload").to_list())
     items = list(_release_files(documents, decoded))
     item_frame = pl.DataFrame(
         {
