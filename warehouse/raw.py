@@ -65,11 +65,14 @@ def _texts(columns: str, joined: str, where: str = "") -> str:
 
 
 def _joined(db: str | None = None, records: str = "raw_records") -> str:
-    """Raw rows ``r`` with their document ``d`` and its base ``b`` (of the attached database ``db``)."""
+    """Raw rows ``r`` with their document ``d`` and its base ``b`` (of the attached database ``db``). The
+    bases are looked up among the documents some patch is based on, not among all: the join's table then
+    holds those texts only, not every document's."""
     prefix = "" if db is None else f'"{db}".'
     return (
         f"{prefix}{records} r LEFT JOIN {prefix}raw_documents d ON d.document_id = r.document_id "
-        f"LEFT JOIN {prefix}raw_documents b ON b.document_id = d.base_id"
+        f"LEFT JOIN (SELECT document_id, payload FROM {prefix}raw_documents WHERE document_id IN "
+        f"(SELECT base_id FROM {prefix}raw_documents WHERE base_id IS NOT NULL)) b ON b.document_id = d.base_id"
     )
 
 
