@@ -26,7 +26,7 @@ class ForgeRepo:
     error: str | None = None  # why "failed": the source error, scrubbed
 
 
-class _ForgeClient:
+class ForgeClient:
     """One document per repository path, within a request budget when one is given."""
 
     def __init__(self, http: HttpClient, budget: int | None = None) -> None:
@@ -79,12 +79,12 @@ class _ForgeClient:
             self.budget = min(self.budget, int(told))
 
 
-class GitLabClient(_ForgeClient):
+class GitLabClient(ForgeClient):
     def _path(self, path: str) -> str:
         return f"/api/v4/projects/{quote(path, safe='')}"
 
 
-class BitbucketClient(_ForgeClient):
+class BitbucketClient(ForgeClient):
     def _path(self, path: str) -> str:
         workspace, _, slug = path.partition("/")
         return f"/2.0/repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}"
