@@ -48,7 +48,9 @@ class ForgeClient:
     def states(self, paths: Sequence[str]) -> dict[str, ForgeRepo]:
         """States of ``paths`` in the order given, until the budget is spent: the paths left out were not
         asked (the caller carries them to a later day). A path that fails after the HTTP retries is
-        "failed" for that repository alone."""
+        "failed" for that repository alone; one refused for the rate limit (429, still refused after a wait
+        the service asked for, or asked to wait longer than a run waits) is left out with every path
+        after it: the hour was spent before this run (an earlier run, another caller at the address)."""
         result: dict[str, ForgeRepo] = {}
         for path in dict.fromkeys(paths):
             if self.budget is not None and self.budget <= 0:
@@ -56,6 +58,9 @@ class ForgeClient:
             try:
                 doc = self.document(path)
             except SourceError as error:
+                if error.status == 429:
+                    self.budget = 0
+                    break
                 result[path] = ForgeRepo("failed", None, str(error))
                 continue
             result[path] = ForgeRepo("missing", None) if doc is None else ForgeRepo("ok", doc)
