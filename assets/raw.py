@@ -353,18 +353,25 @@ def forge_records(
     warn: Callable[[str], None],
 ) -> pl.DataFrame:
     """Today's raw GitLab and Bitbucket rows: each host's due repositories asked (one at a time, within its
-    budget), the rest as ``forges.plan`` kept them or deferred."""
-    frames = []
-    for host, client in clients.items():
+    budget; the two hosts at the same time), the rest as ``forges.plan`` kept them or deferred."""
+
+    def host_records(host: str) -> pl.DataFrame:
         due = todo[host].due
-        answers = client.states(due)
+        answers = clients[host].states(due)
         if len(answers) < len(due):
             warn(
                 f"{host}: {len(due) - len(answers)} of {len(due)} repositories due were not asked (the "
                 "hourly request budget is spent); they are carried to a later day"
             )
-        frames.append(raw_frame(day, FORGE_SOURCES[host], forges.rows(todo[host], answers, previous[host])))
-    return pl.concat(frames)
+        return raw_frame(day, FORGE_SOURCES[host], forges.rows(todo[host], answers, previous[host]))
+
+    # Two services, each keeping its own rule: nothing obliges one to wait for the other. The threads'
+    # client logs are stopped by the caller on an interrupt.
+    frames = together({host: partial(host_records, host) for host in clients}, stop=lambda: None)
+    for frame in frames.values():
+        if not isinstance(frame, pl.DataFrame):
+            raise frame
+    return pl.concat([f for f in frames.values() if isinstance(f, pl.DataFrame)])
 
 
 @dataclass(frozen=True)
