@@ -489,28 +489,33 @@ def raw_enrichment(
             captures[asset] = prepare[asset]()
         except Exception as error:  # noqa: BLE001 - that source fails alone, named below
             failures[asset] = error
+
+    def stop() -> None:
+        for capture in captures.values():
+            capture.log.stop()
+
+    stored: list[str] = []
     try:
-        fetched = together(
-            {asset: c.fetch for asset, c in captures.items()},
-            stop=lambda: [c.log.stop() for c in captures.values()],
-        )
-    except BaseException:
+        fetched = together({asset: c.fetch for asset, c in captures.items()}, stop=stop)
         for asset, capture in captures.items():
-            stage_requests(context, warehouse, asset, capture.log)
-        raise
-    for asset, capture in captures.items():
-        for note in capture.notes:
-            context.log.warning(f"{asset}: {note}")
-        records = fetched[asset]
-        try:
-            if not isinstance(records, pl.DataFrame):
-                raise records
-            yield store_raw(context, warehouse, asset, capture.sources, records, capture.log)
-        except Exception as error:  # noqa: BLE001 - the other sources are stored all the same
-            failures[asset] = error
-            stage_requests(context, warehouse, asset, capture.log)
+            for note in capture.notes:
+                context.log.warning(f"{asset}: {note}")
+            records = fetched[asset]
+            try:
+                if not isinstance(records, pl.DataFrame):
+                    raise records
+                result = store_raw(context, warehouse, asset, capture.sources, records, capture.log)
+            except Exception as error:  # noqa: BLE001 - the other sources are stored all the same
+                failures[asset] = error
+                continue
+            stored.append(asset)
+            yield result
+    finally:
+        # Requests made are requests recorded, whatever kept their rows from being stored (an error, Ctrl-C).
+        for asset, capture in captures.items():
+            if asset not in stored:
+                stage_requests(context, warehouse, asset, capture.log)
     if failures:
-        stored = [a for a in selected if a not in failures]
         raise dg.Failure(
             description="; ".join(f"{a} failed: {root_cause(e)}" for a, e in failures.items())
             + (f" ({', '.join(stored)} stored)" if stored else "")
