@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import dagster as dg
 import pytest
 from typer.testing import CliRunner
 
+from assets import ALL_ASSETS
 from assets.sources.github import GitHubClient
 from pipelines.cli import app
+from pipelines.definitions import resources
 from pipelines.runner import IngestRefused, run_date
 from pipelines.settings import REPLAY_TOKEN, Settings
 from replay.server import ReplayServer
@@ -107,3 +110,23 @@ def test_a_failing_github_fetch_still_stores_pypi_and_the_github_requests(tmp_pa
         ledger = wh.query("SELECT status, message FROM ingest_runs WHERE snapshot_date = $d", {"d": day})
     assert ledger.get_column("status").to_list() == ["failed"]
     assert "raw_github failed: participation broke" in ledger.item(0, "message")
+
+
+def test_one_enrichment_asset_materializes_alone(tmp_path) -> None:
+    """In the UI a person may materialize raw_pypi alone: the step fetches only what is selected."""
+    with ReplayServer(synthetic=60, seed=5) as server:
+        settings = Settings().with_replay(server.base_url).with_warehouse(tmp_path / "w.duckdb")
+        server.reset_counts()
+        result = dg.materialize(
+            ALL_ASSETS,
+            selection=["raw_djangopackages", "raw_pypi"],
+            partition_key=server.date.isoformat(),
+            resources=resources(settings),
+        )
+        asked = server.request_counts()
+    assert result.success
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {
+        "raw_djangopackages",
+        "raw_pypi",
+    }
+    assert asked["pypi"] > 0 and asked["github"] == asked["gitlab"] == asked["bitbucket"] == 0
