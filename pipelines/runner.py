@@ -93,6 +93,7 @@ class Decision:
 
 
 def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
+    """The mode ``decide`` chooses; a caller that then captures passes ``decide``'s date to ``run_date``."""
     return decide(settings, day, allow=allow).mode
 
 
