@@ -2,13 +2,11 @@
 
 from assets.core import djangopackages_catalog, forge_repositories, github_repositories, pypi_releases
 from assets.marts import ingest_runs, package_scores
-from assets.raw import raw_djangopackages, raw_forges, raw_github, raw_pypi
+from assets.raw import raw_djangopackages, raw_enrichment
 
 ALL_ASSETS = [
     raw_djangopackages,
-    raw_github,
-    raw_pypi,
-    raw_forges,
+    raw_enrichment,
     djangopackages_catalog,
     github_repositories,
     forge_repositories,

@@ -2,23 +2,29 @@
 
 A source only tells "now", so these assets capture only when the partition is the sources' current date
 (the ``Date`` the djangopackages API answers with: the replay server's clock, or today for the live
-services), asked once, by the first of them: the others follow it in the same run, and a second question
-that went unanswered must not cost the day. They land in the run's staging file (see ``assets.staging``), which no reader can block, with
-every request they make in ``raw_requests``, failed ones too, even when the asset then fails.
+services), asked once a run: by ``dpw ingest`` before it decides to capture (passed on as a run tag), else by
+``raw_djangopackages``; the other steps follow it in the same run, and a second question that went
+unanswered must not cost the day. ``raw_djangopackages`` lists the catalogue first; then one step,
+``raw_enrichment``, captures GitHub, PyPI and the forges at the same time (three assets, one thread each) and
+stores each one's rows in turn. They land in the run's staging file (see ``assets.staging``), which no reader
+can block, with every request they make in ``raw_requests``, failed ones too, even when the asset then fails.
 """
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from assets import forges
 from assets.checks import contract_check_result, contract_check_spec
-from assets.participation import participation_rows, previous_answers, stored_weeks
+from assets.participation import StoredWeeks, participation_rows, previous_answers, stored_weeks
 from assets.participation import wanted as participation_wanted
 from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import (
@@ -30,9 +36,11 @@ from assets.resources import (
     WarehouseResource,
 )
 from assets.sources.djangopackages import Listing, Page
-from assets.sources.http import RequestLog, SourceError
+from assets.sources.forges import ForgeClient
+from assets.sources.github import GitHubClient
+from assets.sources.http import RequestLog, SourceError, together
 from assets.sources.pypi import PyPIClient
-from assets.staging import staged
+from assets.staging import SOURCES_DATE_TAG, root_cause, staged
 from warehouse import identifiers, parsing, store
 from warehouse.enrichment import FORGE_SOURCES
 from warehouse.raw import (
@@ -68,6 +76,16 @@ def ensure_capture_date(sources_date: date, day: date) -> None:
         )
 
 
+def sources_date(context: dg.AssetExecutionContext, djangopackages: DjangoPackagesResource) -> date:
+    """The sources' current date, asked once a run: a run started by ``dpw ingest`` carries the answer the
+    runner got when it decided to capture (tag ``dpw/sources_date``); any other run asks (the schedule, the
+    UI, and a re-execution, which inherits its parent's tags but may run on a later day)."""
+    told = context.run.tags.get(SOURCES_DATE_TAG)
+    if told and context.run.parent_run_id is None:
+        return date.fromisoformat(told)
+    return djangopackages.client(RequestLog()).current_date()
+
+
 @contextmanager
 def request_log(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, asset: str
@@ -79,8 +97,7 @@ def request_log(
     except CaptureRefused:
         raise
     except BaseException:
-        with staged(context, warehouse) as wh:
-            wh.append("raw_requests", requests_frame(partition_date(context), asset, log.records))
+        stage_requests(context, warehouse, asset, log)
         raise
 
 
@@ -111,6 +128,7 @@ def store_raw(
     ]
     per_source = records.group_by("source", "status").len().sort("source", "status")
     return dg.MaterializeResult(
+        asset_key=asset,
         metadata={
             **table_metadata("raw_records", records.height),
             "requests": requests.height,
@@ -158,7 +176,7 @@ def raw_djangopackages(
     and one per list page read."""
     day = partition_date(context)
     # Before anything is staged: a refused capture leaves no trace on the date.
-    ensure_capture_date(djangopackages.client(RequestLog()).current_date(), day)
+    ensure_capture_date(sources_date(context, djangopackages), day)
     with staged(context, warehouse, create=True):
         pass  # the run's file and its started row exist before the first record is asked for
     with request_log(context, warehouse, "raw_djangopackages") as log:
@@ -230,59 +248,33 @@ def failure_payload(error: str | None) -> dict[str, str]:
     return {"error": error or "no usable answer"}
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="raw",
-    kinds={"duckdb"},
-    deps=[raw_djangopackages],
-    metadata=table_metadata("raw_records"),
-    check_specs=raw_check_specs("raw_github"),
-)
-def raw_github(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, github: GitHubResource
-) -> dg.MaterializeResult:
-    """One row per GitHub repository linked from a package (its GraphQL state) and per participation answer."""
-    day = partition_date(context)
-    sources = ["github/repository", "github/participation", GITHUB_SKIPPED]
-    with request_log(context, warehouse, "raw_github") as log:
-        with staged(context, warehouse) as wh:
-            repos = linked_repositories(linked_packages(wh, day))
-        if not github.token:
-            reason = "GITHUB_TOKEN is not set: GitHub's GraphQL API answers no one without a token"
-            context.log.warning(f"{reason}; the GitHub phase is skipped and scores rest on djangopackages")
-            records = skipped_frame(day, GITHUB_SKIPPED, reason, repositories=repos.height)
-            return store_raw(context, warehouse, "raw_github", sources, records, log)
-        client = github.client(log)
-        states = client.repository_states(repos.get_column("full_name").to_list())
-        pushed = {
-            name: (r.doc or {}).get("pushedAt") if r.status == "ok" and isinstance(r.doc, dict) else None
-            for name, r in states.items()
-        }
-        wanted = participation_wanted(repos, pushed, previous_answers(Path(warehouse.path), day))
-        stored = stored_weeks(Path(warehouse.path), day)
-        etags = {n: s.etag for n in wanted if (s := stored.get(n)) is not None and s.etag}
-        participation = client.participation(wanted, etags)
-        records = pl.concat(
-            [
-                raw_frame(
-                    day,
-                    "github/repository",
-                    (
-                        (name, r.status, failure_payload(r.error) if r.status == "failed" else r.doc)
-                        for name, r in states.items()
-                    ),
-                ),
-                raw_frame(
-                    day,
-                    "github/participation",
-                    participation_rows(day, participation, stored, repos.get_column("full_name").to_list()),
-                ),
-            ]
-        )
-        return store_raw(context, warehouse, "raw_github", sources, records, log)
+def github_records(
+    client: GitHubClient,
+    day: date,
+    repos: pl.DataFrame,
+    previous: pl.DataFrame,
+    stored: dict[str, StoredWeeks],
+) -> pl.DataFrame:
+    """Today's raw GitHub rows: every linked repository's GraphQL state, then participation for those whose
+    weekly commits may have changed (``previous`` answers and ``stored`` arrays decide, see participation)."""
+    names = repos.get_column("full_name").to_list()
+    states = client.repository_states(names)
+    pushed = {
+        name: (r.doc or {}).get("pushedAt") if r.status == "ok" and isinstance(r.doc, dict) else None
+        for name, r in states.items()
+    }
+    wanted = participation_wanted(repos, pushed, previous)
+    etags = {n: s.etag for n in wanted if (s := stored.get(n)) is not None and s.etag}
+    participation = client.participation(wanted, etags)
+    return pl.concat(
+        [
+            raw_frame(day, "github/repository", _fetched_rows(states)),
+            raw_frame(day, "github/participation", participation_rows(day, participation, stored, names)),
+        ]
+    )
 
 
-def previous_pypi(context: dg.AssetExecutionContext, warehouse: WarehouseResource, day: date) -> pl.DataFrame:
+def previous_pypi(warehouse: Path, day: date, warn: Callable[[str], None]) -> pl.DataFrame:
     """Each project's latest raw document from an earlier published date, with the serial it had then.
 
     Without them (a first day, or a warehouse held by a reader for longer than a reader waits) every
@@ -291,30 +283,30 @@ def previous_pypi(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     empty = pl.DataFrame(
         schema={"name": pl.String, "status": pl.String, "payload": pl.String, "serial": pl.Int64}
     )
-    if not Path(warehouse.path).exists():
+    if not warehouse.exists():
         return empty
     try:
-        with Warehouse(warehouse.path, read_only=True) as wh:
+        with Warehouse(warehouse, read_only=True) as wh:
             # A payload DuckDB cannot read (a lone surrogate's escape) has no serial: it is fetched again.
             return latest_documents(wh, "pypi/project", day, ["ok", "unchanged"]).rename(
                 {"record_key": "name"}
             )
     except WarehouseError as err:
-        context.log.warning(f"every PyPI document is fetched: the stored ones cannot be read now ({err})")
+        warn(f"every PyPI document is fetched: the stored ones cannot be read now ({err})")
         return empty
 
 
-def _fetched_rows(results: dict) -> Iterator[tuple[str, str, object]]:
+def _fetched_rows(results: Mapping[str, Any]) -> Iterator[tuple[str, str, object]]:
     for name, r in results.items():
         yield name, r.status, failure_payload(r.error) if r.status == "failed" else r.doc
 
 
-def published_pypi(warehouse: WarehouseResource, day: date) -> pl.DataFrame:
+def published_pypi(warehouse: Path, day: date) -> pl.DataFrame:
     """The date's PyPI raw rows already in the warehouse (none before its first capture)."""
-    if not Path(warehouse.path).exists():
+    if not warehouse.exists():
         return raw_frame(day, "pypi/project", ())
     # A writer's patience: without these rows the published date would lose its PyPI raw.
-    with Warehouse(warehouse.path, read_only=True, wait=store.WRITER_WAIT) as wh:
+    with Warehouse(warehouse, read_only=True, wait=store.WRITER_WAIT) as wh:
         return raw_rows(wh, day, ["pypi/project"])
 
 
@@ -341,33 +333,6 @@ def pypi_records(client: PyPIClient, day: date, names: list[str], previous: pl.D
     return raw_frame(day, "pypi/project", sorted(rows, key=lambda row: row[0]))
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="raw",
-    kinds={"duckdb"},
-    deps=[raw_djangopackages],
-    metadata=table_metadata("raw_records"),
-    check_specs=raw_check_specs("raw_pypi"),
-)
-def raw_pypi(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, pypi: PyPIResource
-) -> dg.MaterializeResult:
-    """One row per PyPI project linked from a package: its JSON API document as received, or missing."""
-    day = partition_date(context)
-    with request_log(context, warehouse, "raw_pypi") as log:
-        client = pypi.client(log)
-        if client is None:
-            # Publishing replaces the whole date: keep what an earlier capture of it fetched from PyPI.
-            context.log.warning("DPW_PYPI_URL is not set: PyPI enrichment skipped for this date")
-            return store_raw(
-                context, warehouse, "raw_pypi", ["pypi/project"], published_pypi(warehouse, day), log
-            )
-        with staged(context, warehouse) as wh:
-            names = linked_packages(wh, day).get_column("pypi_name").drop_nulls().unique().sort().to_list()
-        records = pypi_records(client, day, names, previous_pypi(context, warehouse, day))
-        return store_raw(context, warehouse, "raw_pypi", ["pypi/project"], records, log)
-
-
 def linked_forges(packages: pl.DataFrame) -> dict[str, list[str]]:
     """GitLab and Bitbucket repository paths the packages link to, by host."""
     found = packages.select(identifiers.forge_paths(pl.col("repo_url")).alias("at")).drop_nulls()
@@ -380,36 +345,178 @@ def linked_forges(packages: pl.DataFrame) -> dict[str, list[str]]:
     }
 
 
-@dg.asset(
-    partitions_def=daily_partitions,
-    group_name="raw",
-    kinds={"duckdb"},
-    deps=[raw_djangopackages],
-    metadata=table_metadata("raw_records"),
-    check_specs=raw_check_specs("raw_forges"),
+def forge_records(
+    clients: Mapping[str, ForgeClient],
+    day: date,
+    todo: Mapping[str, forges.Plan],
+    previous: Mapping[str, dict[str, forges.Known]],
+    warn: Callable[[str], None],
+) -> pl.DataFrame:
+    """Today's raw GitLab and Bitbucket rows: each host's due repositories asked (one at a time, within its
+    budget; the two hosts at the same time), the rest as ``forges.plan`` kept them or deferred."""
+
+    def host_records(host: str) -> pl.DataFrame:
+        due = todo[host].due
+        answers = clients[host].states(due)
+        if len(answers) < len(due):
+            warn(
+                f"{host}: {len(due) - len(answers)} of {len(due)} repositories due were not asked (the "
+                "hourly request budget is spent); they are carried to a later day"
+            )
+        return raw_frame(day, FORGE_SOURCES[host], forges.rows(todo[host], answers, previous[host]))
+
+    # Two services, each keeping its own rule: nothing obliges one to wait for the other. The threads'
+    # client logs are stopped by the caller on an interrupt.
+    frames = together({host: partial(host_records, host) for host in clients}, stop=lambda: None)
+    for frame in frames.values():
+        if not isinstance(frame, pl.DataFrame):
+            raise frame
+    return pl.concat([f for f in frames.values() if isinstance(f, pl.DataFrame)])
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One raw asset's part of the enrichment step: the raw sources it replaces, its request log, the fetch
+    (network only: everything it needs from the warehouse was read before) and what it has to say."""
+
+    sources: list[str]
+    log: RequestLog
+    fetch: Callable[[], pl.DataFrame]
+    notes: list[str] = field(default_factory=list)
+
+
+def github_capture(github: GitHubResource, main: Path, day: date, packages: pl.DataFrame) -> Capture:
+    log, repos = RequestLog(), linked_repositories(packages)
+    sources = ["github/repository", "github/participation", GITHUB_SKIPPED]
+    if not github.token:
+        reason = "GITHUB_TOKEN is not set: GitHub's GraphQL API answers no one without a token"
+        records = skipped_frame(day, GITHUB_SKIPPED, reason, repositories=repos.height)
+        note = f"{reason}; the GitHub phase is skipped and scores rest on djangopackages"
+        return Capture(sources, log, lambda: records, [note])
+    previous, stored = previous_answers(main, day), stored_weeks(main, day)
+    return Capture(sources, log, partial(github_records, github.client(log), day, repos, previous, stored))
+
+
+def pypi_capture(pypi: PyPIResource, main: Path, day: date, packages: pl.DataFrame) -> Capture:
+    log, notes = RequestLog(), []
+    client = pypi.client(log)
+    if client is None:
+        # Publishing replaces the whole date: keep what an earlier capture of it fetched from PyPI.
+        records = published_pypi(main, day)
+        return Capture(
+            ["pypi/project"], log, lambda: records, ["DPW_PYPI_URL is not set: PyPI enrichment skipped"]
+        )
+    names = packages.get_column("pypi_name").drop_nulls().unique().sort().to_list()
+    previous = previous_pypi(main, day, notes.append)
+    return Capture(["pypi/project"], log, partial(pypi_records, client, day, names, previous), notes)
+
+
+def forges_capture(
+    gitlab: GitLabResource, bitbucket: BitbucketResource, main: Path, day: date, packages: pl.DataFrame
+) -> Capture:
+    log, notes = RequestLog(), []
+    linked = linked_forges(packages)
+    previous = {host: forges.known(main, day, source) for host, source in FORGE_SOURCES.items()}
+    todo = {host: forges.plan(linked[host], previous[host], day) for host in FORGE_SOURCES}
+    clients: dict[str, ForgeClient] = {"gitlab": gitlab.client(log), "bitbucket": bitbucket.client(log)}
+    fetch = partial(forge_records, clients, day, todo, previous, notes.append)
+    return Capture(list(FORGE_SOURCES.values()), log, fetch, notes)
+
+
+def stage_requests(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, asset: str, log: RequestLog
+) -> None:
+    """The requests of a capture that failed, into the staged ``raw_requests``: they were made all the same."""
+    with staged(context, warehouse) as wh:
+        wh.append("raw_requests", requests_frame(partition_date(context), asset, log.records))
+
+
+ENRICHMENT_ASSETS = {
+    "raw_github": "One row per GitHub repository linked from a package (its GraphQL state) and per "
+    "participation answer.",
+    "raw_pypi": "One row per PyPI project linked from a package: its JSON API document as received, or missing.",
+    "raw_forges": "One row per GitLab project and Bitbucket repository linked from a package: its state, or "
+    "why not asked.",
+}
+
+
+def _enrichment_spec(asset: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        asset,
+        description=ENRICHMENT_ASSETS[asset],
+        deps=[raw_djangopackages],
+        partitions_def=daily_partitions,
+        group_name="raw",
+        kinds={"duckdb"},
+        metadata=table_metadata("raw_records"),
+    )
+
+
+raw_github, raw_pypi, raw_forges = (_enrichment_spec(asset) for asset in ENRICHMENT_ASSETS)
+
+
+@dg.multi_asset(
+    name="raw_enrichment",
+    specs=[raw_github, raw_pypi, raw_forges],
+    check_specs=[spec for asset in ENRICHMENT_ASSETS for spec in raw_check_specs(asset)],
+    can_subset=True,
 )
-def raw_forges(
+def raw_enrichment(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
+    github: GitHubResource,
+    pypi: PyPIResource,
     gitlab: GitLabResource,
     bitbucket: BitbucketResource,
-) -> dg.MaterializeResult:
-    """One row per GitLab project and Bitbucket repository linked from a package: its state, or why not asked."""
-    day = partition_date(context)
-    with request_log(context, warehouse, "raw_forges") as log:
-        with staged(context, warehouse) as wh:
-            linked = linked_forges(linked_packages(wh, day))
-        frames = []
-        for host, client in (("gitlab", gitlab.client(log)), ("bitbucket", bitbucket.client(log))):
-            source = FORGE_SOURCES[host]
-            previous = forges.known(Path(warehouse.path), day, source)
-            todo = forges.plan(linked[host], previous, day)
-            answers = client.states(todo.due)
-            if len(answers) < len(todo.due):
-                context.log.warning(
-                    f"{host}: {len(todo.due) - len(answers)} of {len(todo.due)} repositories due were not "
-                    "asked (the hourly request budget is spent); they are carried to a later day"
-                )
-            frames.append(raw_frame(day, source, forges.rows(todo, answers, previous)))
-        records = pl.concat(frames)
-        return store_raw(context, warehouse, "raw_forges", list(FORGE_SOURCES.values()), records, log)
+) -> Iterator[dg.MaterializeResult]:
+    """GitHub, PyPI and the forges captured at the same time, each service by its own rules (GitHub one
+    request at a time, PyPI DPW_PYPI_CONCURRENCY at once, GitLab and Bitbucket one at a time), then each
+    asset's rows stored in turn. A source whose fetch fails costs only itself: the others' rows are stored,
+    its requests still reach ``raw_requests``, and then the step fails naming it."""
+    day, main = partition_date(context), Path(warehouse.path)
+    selected = [a for a in ENRICHMENT_ASSETS if dg.AssetKey(a) in context.selected_asset_keys]
+    with staged(context, warehouse) as wh:
+        packages = linked_packages(wh, day)
+    prepare = {
+        "raw_github": lambda: github_capture(github, main, day, packages),
+        "raw_pypi": lambda: pypi_capture(pypi, main, day, packages),
+        "raw_forges": lambda: forges_capture(gitlab, bitbucket, main, day, packages),
+    }
+    captures: dict[str, Capture] = {}
+    failures: dict[str, BaseException] = {}
+    for asset in selected:
+        try:
+            captures[asset] = prepare[asset]()
+        except Exception as error:  # noqa: BLE001 - that source fails alone, named below
+            failures[asset] = error
+
+    def stop() -> None:
+        for capture in captures.values():
+            capture.log.stop()
+
+    stored: list[str] = []
+    try:
+        fetched = together({asset: c.fetch for asset, c in captures.items()}, stop=stop)
+        for asset, capture in captures.items():
+            for note in capture.notes:
+                context.log.warning(f"{asset}: {note}")
+            records = fetched[asset]
+            try:
+                if not isinstance(records, pl.DataFrame):
+                    raise records
+                result = store_raw(context, warehouse, asset, capture.sources, records, capture.log)
+            except Exception as error:  # noqa: BLE001 - the other sources are stored all the same
+                failures[asset] = error
+                continue
+            stored.append(asset)
+            yield result
+    finally:
+        # Requests made are requests recorded, whatever kept their rows from being stored (an error, Ctrl-C).
+        for asset, capture in captures.items():
+            if asset not in stored:
+                stage_requests(context, warehouse, asset, capture.log)
+    if failures:
+        raise dg.Failure(
+            description="; ".join(f"{a} failed: {root_cause(e)}" for a, e in failures.items())
+            + (f" ({', '.join(stored)} stored)" if stored else "")
+        ) from next(iter(failures.values()))

@@ -23,6 +23,9 @@ from warehouse.store import Warehouse, WarehouseError
 MODE_TAG = "dpw/mode"
 # Where a recompute takes the date's raw from: "warehouse", or the path of a kept staging file.
 RAW_FROM_TAG = "dpw/raw_from"
+# The sources' current date as the runner asked it before deciding to capture (YYYY-MM-DD): the capture
+# takes it from here instead of asking again, so a run asks the date once.
+SOURCES_DATE_TAG = "dpw/sources_date"
 # The started row is a courtesy to whoever reads the ledger; a reader holding the warehouse must not
 # delay a capture for long because of it.
 STARTED_ROW_WAIT = 15.0

@@ -163,12 +163,13 @@ def ingest(
 ) -> None:
     """Materialize one snapshot date: capture it if it is the sources' current date, else recompute it
     from its stored (or kept) raw data; refuse otherwise. The date is published only if its guards pass."""
-    from pipelines.runner import IngestRefused, plan, run_date
+    from pipelines.runner import IngestRefused, decide, run_date
 
     settings = _settings(warehouse)
     target = _date(day)
     try:
-        mode = plan(settings, target, allow=allow or ())
+        decision = decide(settings, target, allow=allow or ())
+        mode = decision.mode
         say(
             console,
             f"{target}: {'capturing from the sources' if mode == 'capture' else 'recomputing from stored raw'}",
@@ -176,7 +177,7 @@ def ingest(
         if mode == "capture":
             for reason in settings.skipped_sources().values():
                 say(err_console, reason)
-        result = run_date(settings, target, mode, allow=allow or ())
+        result = run_date(settings, target, mode, allow=allow or (), sources_date=decision.sources_date)
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None
     s = result.summary

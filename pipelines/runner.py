@@ -16,7 +16,7 @@ import polars as pl
 
 from assets.sources.djangopackages import DjangoPackagesClient
 from assets.sources.http import HttpClient, RequestLog, SourceError
-from assets.staging import MODE_TAG, RAW_FROM_TAG
+from assets.staging import MODE_TAG, RAW_FROM_TAG, SOURCES_DATE_TAG
 from pipelines.definitions import build_defs
 from pipelines.settings import Settings, SettingsError
 from warehouse import guards, runs, staging
@@ -86,7 +86,18 @@ def unpublished_capture(settings: Settings, day: date) -> str | None:
     return None if _ledger(settings, _run_of(Path(kept), day)).get("status") == "refused" else kept
 
 
+@dataclass(frozen=True)
+class Decision:
+    mode: Mode
+    sources_date: date | None = None  # the sources' current date, when it was asked to decide
+
+
 def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
+    """The mode ``decide`` chooses; a caller that then captures passes ``decide``'s date to ``run_date``."""
+    return decide(settings, day, allow=allow).mode
+
+
+def decide(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Decision:
     """Capture when ``day`` is the sources' current date; recompute when its raw is stored or kept; else
     refuse. With ``allow`` (a person has looked at a refused day) never capture: publish what was kept,
     and never capture over a kept capture that could not be published either.
@@ -100,19 +111,19 @@ def plan(settings: Settings, day: date, *, allow: Sequence[str] = ()) -> Mode:
     if allow:
         if not stored:
             raise IngestRefused(f"--allow publishes a kept capture, and nothing is kept or stored for {day}")
-        return "recompute"
+        return Decision("recompute")
     if unpublished_capture(settings, day):
-        return "recompute"
+        return Decision("recompute")
     try:
         current = sources_date(settings)
     except IngestRefused:
         if stored:
-            return "recompute"
+            return Decision("recompute")
         raise
     if current == day:
-        return "capture"
+        return Decision("capture", current)
     if stored:
-        return "recompute"
+        return Decision("recompute", current)
     if current is None:
         raise IngestRefused(
             f"no raw data is stored for {day} and the sources at {settings.djangopackages_url} cannot be "
@@ -155,9 +166,11 @@ def run_date(
     score_version: str | None = None,
     allow: Sequence[str] = (),
     dagster_instance: dg.DagsterInstance | None = None,
+    sources_date: date | None = None,
 ) -> IngestResult:
     """Materialize one partition in-process: the whole graph to capture, everything below raw to recompute
-    or rescore; the last step publishes the date if its guards pass (or are in ``allow``)."""
+    or rescore; the last step publishes the date if its guards pass (or are in ``allow``). A capture given
+    the ``sources_date`` its caller just asked does not ask it again."""
     unknown = sorted(set(allow) - set(guards.GUARD_NAMES))
     if unknown:
         raise IngestRefused(
@@ -175,6 +188,8 @@ def run_date(
     tags = {MODE_TAG: mode}
     if mode != "capture":
         tags[RAW_FROM_TAG] = raw_from(settings, day, allow)
+    elif sources_date is not None:
+        tags[SOURCES_DATE_TAG] = sources_date.isoformat()
     with ExitStack() as stack:
         result = job.execute_in_process(
             partition_key=day.isoformat(),

@@ -26,7 +26,7 @@ class ForgeRepo:
     error: str | None = None  # why "failed": the source error, scrubbed
 
 
-class _ForgeClient:
+class ForgeClient:
     """One document per repository path, within a request budget when one is given."""
 
     def __init__(self, http: HttpClient, budget: int | None = None) -> None:
@@ -48,7 +48,9 @@ class _ForgeClient:
     def states(self, paths: Sequence[str]) -> dict[str, ForgeRepo]:
         """States of ``paths`` in the order given, until the budget is spent: the paths left out were not
         asked (the caller carries them to a later day). A path that fails after the HTTP retries is
-        "failed" for that repository alone."""
+        "failed" for that repository alone; one refused for the rate limit (429, still refused after a wait
+        the service asked for, or asked to wait longer than a run waits) is left out with every path
+        after it: the hour was spent before this run (an earlier run, another caller at the address)."""
         result: dict[str, ForgeRepo] = {}
         for path in dict.fromkeys(paths):
             if self.budget is not None and self.budget <= 0:
@@ -56,6 +58,9 @@ class _ForgeClient:
             try:
                 doc = self.document(path)
             except SourceError as error:
+                if error.status == 429:
+                    self.budget = 0
+                    break
                 result[path] = ForgeRepo("failed", None, str(error))
                 continue
             result[path] = ForgeRepo("missing", None) if doc is None else ForgeRepo("ok", doc)
@@ -79,12 +84,12 @@ class _ForgeClient:
             self.budget = min(self.budget, int(told))
 
 
-class GitLabClient(_ForgeClient):
+class GitLabClient(ForgeClient):
     def _path(self, path: str) -> str:
         return f"/api/v4/projects/{quote(path, safe='')}"
 
 
-class BitbucketClient(_ForgeClient):
+class BitbucketClient(ForgeClient):
     def _path(self, path: str) -> str:
         workspace, _, slug = path.partition("/")
         return f"/2.0/repositories/{quote(workspace, safe='')}/{quote(slug, safe='')}"

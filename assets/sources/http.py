@@ -66,11 +66,21 @@ class RequestRecord:
 
 
 class RequestLog:
-    """Thread-safe, append-only; shared by every client of a run."""
+    """Thread-safe, append-only; shared by every client of a run. Stopping it makes every client that logs
+    here refuse its next request (``Stopped``): a capture interrupted while other threads fetch ends them
+    at their next request instead of letting them go on asking."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: list[RequestRecord] = []
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
 
     def append(self, record: RequestRecord) -> None:
         with self._lock:
@@ -86,6 +96,11 @@ class RequestLog:
 
     def failed(self) -> list[RequestRecord]:
         return [r for r in self.records if not r.ok]
+
+
+class Stopped(Exception):
+    """A request not made: its log was stopped (the capture was interrupted). Not a source's failure, so no
+    client turns it into one item's result."""
 
 
 class SourceError(Exception):
@@ -325,6 +340,8 @@ class HttpClient:
         expected: set[int],
         expect: _Expect,
     ) -> Response:
+        if self.log.stopped:  # before the record: a request never made is not logged
+            raise Stopped(f"{self.source}: {method} {self._scrub(path)} not asked: the capture was stopped")
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
         attempts = 0
@@ -354,6 +371,10 @@ class HttpClient:
                         )
                         raise self._error(method, path, reason, status, attempts, answered) from None
                     self.sleep(wait)
+                    if self.log.stopped:
+                        raise Stopped(
+                            f"{self.source}: {method} {self._scrub(path)} stopped while retrying"
+                        ) from None
         except SourceError as exc:
             error = exc.reason
             raise
@@ -589,3 +610,39 @@ def bounded_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[
         raise
     pool.shutdown()
     return results
+
+
+def together(tasks: Mapping[str, Callable[[], R]], stop: Callable[[], None]) -> dict[str, R | BaseException]:
+    """Each task in a thread of its own, all at the same time; by name, what each returned or the exception
+    it raised, once every one has ended. One task's failure never stops the others.
+
+    Each task keeps its own service's rules (GitHub serial, PyPI bounded): only different services overlap.
+    An interrupt of the caller (Ctrl-C, Dagster's termination) calls ``stop`` (stop the tasks' request logs,
+    so each ends at its next request) and propagates at once: the threads are daemons, so a process that
+    exits does not wait for the request each may still have in flight.
+    """
+    results: dict[str, R | BaseException] = {}
+    lock = threading.Lock()
+
+    def run(name: str, task: Callable[[], R]) -> None:
+        try:
+            outcome: R | BaseException = task()
+        except BaseException as error:  # handed to the caller, which names the task
+            outcome = error
+        with lock:
+            results[name] = outcome
+
+    threads = [
+        threading.Thread(target=run, args=(name, task), name=f"capture-{name}", daemon=True)
+        for name, task in tasks.items()
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)  # short joins: an interrupt reaches this thread at once
+    except BaseException:
+        stop()
+        raise
+    return {name: results[name] for name in tasks}

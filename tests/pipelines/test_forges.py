@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import requests
 
 from assets.sources.forges import BITBUCKET_ANONYMOUS_HOURLY
 from pipelines.runner import run_date
@@ -90,3 +92,42 @@ def test_gitlab_and_bitbucket_packages_get_a_state_and_a_recency_score_within_th
 
     # A date captured again asks no repository its first capture asked: each at most once a day.
     assert first_capture and second_capture and not first_capture & second_capture
+
+
+def _one_clock_hour(seconds: float) -> None:
+    """Wait for the next hour when fewer than ``seconds`` are left of this one: the replay's Bitbucket window
+    is the wall clock's hour, and a test that straddles two would see a fresh budget mid-way."""
+    now = time.time()
+    left = 3600 - now % 3600
+    if left < seconds:
+        time.sleep(left + 1)
+
+
+def test_an_anonymous_capture_keeps_inside_an_hour_an_earlier_caller_spent(tmp_path: Path) -> None:
+    _one_clock_hour(300)
+    with ReplayServer(synthetic=800, seed=3) as server:
+        settings = Settings().with_replay(server.base_url).with_warehouse(tmp_path / "w.duckdb")
+        day = server.date
+        server.reset_counts()  # a fresh hour, 45 of whose requests someone else at this address spends
+        with requests.Session() as session:
+            for _ in range(45):
+                session.get(f"{server.base_url}/2.0/repositories/someone/else", timeout=10)
+        run_date(settings, day, "capture")
+        run_date(settings, day, "capture")  # the same date again within the hour, now spent
+        asked = server.request_counts()["bitbucket"]
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        runs = wh.query(
+            "SELECT requests, failed FROM ingest_run_sources WHERE source = 'bitbucket' ORDER BY run_id"
+        )
+        forges = _forges(wh, day).filter(pl.col("host") == "bitbucket")
+        refused = wh.query(f"{_ASKED} AND status = 429", {"d": day})
+
+    # The first run asked what the headers said was left (15); the second learned from one 429 that
+    # nothing was, and asked no more. Nothing of either is a failed repository: the rest is deferred.
+    assert asked == 45 + 15 + 1
+    assert sorted(runs.rows(), key=lambda r: r[0]) == [(1, 1), (15, 0)]
+    assert refused.height == 1
+    counts = dict(forges.group_by("status").len().iter_rows())
+    assert "failed" not in counts
+    assert counts["deferred"] == forges.height - 15
+    assert forges.filter(pl.col("status") != "deferred").get_column("asked_on").to_list() == [day] * 15

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from assets import ALL_ASSETS
-from assets.raw import raw_djangopackages, raw_github, raw_pypi
+from assets.raw import raw_djangopackages, raw_enrichment
 from pipelines.definitions import resources
 from pipelines.runner import IngestRefused, kept_capture, plan, rescore, run_date
 from pipelines.settings import Settings
@@ -125,7 +125,7 @@ def test_materializing_the_tables_below_raw_recomputes_instead_of_publishing_an_
     stored raw, never a capture that stages nothing and publishes the nothing over the day."""
     settings, first = first_day
     before = checksums(settings.warehouse, first + timedelta(days=1))
-    below_raw = [a for a in ALL_ASSETS if a not in (raw_djangopackages, raw_github, raw_pypi)]
+    below_raw = [a for a in ALL_ASSETS if a not in (raw_djangopackages, raw_enrichment)]
     result = dg.materialize(
         ALL_ASSETS, selection=below_raw, partition_key=first.isoformat(), resources=resources(settings)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 from assets.sources.forges import BITBUCKET_ANONYMOUS_HOURLY, BitbucketClient, GitLabClient
 from assets.sources.http import SourceError
@@ -77,3 +78,36 @@ def test_the_replay_refuses_a_61st_anonymous_request_as_bitbucket_does(
     )
     # A client whose budget the headers lowered to nothing asks no more.
     assert BitbucketClient(harness.client("bitbucket"), budget=0).states([path]) == {}
+
+
+def _spend(replay: ReplayServer, requests_made: int) -> None:
+    """Anonymous requests of another caller at the same address earlier in the hour."""
+    with requests.Session() as session:
+        for _ in range(requests_made):
+            session.get(f"{replay.base_url}/2.0/repositories/someone/else", timeout=10)
+
+
+def test_bitbucket_keeps_to_what_the_headers_say_is_left_of_an_hour_others_spent_in_part(
+    replay: ReplayServer, harness: Harness
+) -> None:
+    paths = linked(replay, "bitbucket")
+    _spend(replay, 45)
+    client = BitbucketClient(harness.client("bitbucket"), budget=BITBUCKET_ANONYMOUS_HOURLY)
+    states = client.states(paths)
+
+    # The first answer said 14 left after it: 15 asked, and the replay's hour holds exactly its 60.
+    assert list(states) == paths[:15] and client.budget == 0
+    assert replay.request_counts()["bitbucket"] == BITBUCKET_ANONYMOUS_HOURLY
+    assert {r.status for r in harness.log.records} <= {200, 404}
+
+
+def test_bitbucket_asks_nothing_more_once_the_hour_turns_out_spent(
+    replay: ReplayServer, harness: Harness
+) -> None:
+    paths = linked(replay, "bitbucket")
+    _spend(replay, BITBUCKET_ANONYMOUS_HOURLY)
+    client = BitbucketClient(harness.client("bitbucket"), budget=BITBUCKET_ANONYMOUS_HOURLY)
+
+    # The one refusal ends the run's asking: no repository is failed, every one is left to carry over.
+    assert client.states(paths) == {} and client.budget == 0
+    assert [r.status for r in harness.log.records] == [429]

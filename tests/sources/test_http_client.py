@@ -13,7 +13,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from assets.sources.http import DEFAULT_USER_AGENT, Response, SourceError, bounded_map, server_date
+from assets.sources.http import (
+    DEFAULT_USER_AGENT,
+    Response,
+    SourceError,
+    Stopped,
+    bounded_map,
+    server_date,
+    together,
+)
 from tests.sources.fake_http import FakeServer, Harness, Reply
 
 TOKEN = "ghp_sekrit0123456789"
@@ -494,3 +502,42 @@ def test_an_integer_too_long_for_python_stays_its_digits_instead_of_failing_the_
     huge = "9" * 5000
     page = load_json(f'{{"count": 2, "results": [{{"id": {huge}}}, {{"id": 7}}]}}'.encode())
     assert page["results"] == [{"id": huge}, {"id": 7}]
+
+
+def test_together_runs_the_tasks_at_the_same_time_and_hands_back_each_failure() -> None:
+    def slow(value: int) -> int:
+        time.sleep(0.3)
+        return value
+
+    def broken() -> int:
+        time.sleep(0.1)
+        raise ValueError("broke")
+
+    clock = time.perf_counter()
+    results = together({"a": lambda: slow(1), "b": broken, "c": lambda: slow(3)}, stop=lambda: None)
+    # One task's time, not the sum; the failure is b's alone.
+    assert time.perf_counter() - clock < 0.55
+    assert list(results) == ["a", "b", "c"] and results["a"] == 1 and results["c"] == 3
+    assert isinstance(results["b"], ValueError)
+
+
+def test_ctrl_c_while_together_waits_stops_every_task_at_its_next_request(
+    harness: Harness, server: FakeServer
+) -> None:
+    server.on("GET", "/x", Reply(200, {}))
+    client = harness.client()
+
+    def crawl() -> None:
+        while True:
+            client.get("/x")
+
+    threading.Timer(0.2, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        together({"crawl": crawl}, stop=harness.log.stop)
+    time.sleep(0.2)  # the request in flight ends
+    made = len(harness.log.records)
+    time.sleep(0.2)
+    assert made > 0 and len(harness.log.records) == made  # and none after it
+    with pytest.raises(Stopped, match="not asked: the capture was stopped"):
+        client.get("/x")
+    assert len(harness.log.records) == made  # a request not made is not logged
