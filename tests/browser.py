@@ -9,10 +9,13 @@ The charts are vega-embed SVGs (notebooks/charts.py asks for the SVG renderer); 
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -194,7 +197,9 @@ class Browser:
     def __init__(self, *, offline: bool = False) -> None:
         if CHROMIUM is None:
             raise BrowserError(MISSING)
-        self._profile = tempfile.TemporaryDirectory(prefix="dpw-chromium-")
+        # Chromium's helper processes may still write the profile for a moment after the browser has
+        # exited: a leftover temporary directory must not fail a test that passed.
+        self._profile = tempfile.TemporaryDirectory(prefix="dpw-chromium-", ignore_cleanup_errors=True)
         args = [
             CHROMIUM,
             "--headless",
@@ -214,8 +219,12 @@ class Browser:
                 "--proxy-bypass-list=<-loopback>",
                 "--host-resolver-rules=MAP * ~NOTFOUND",
             ]
+        # A session of its own, so closing ends its helper processes too.
         self._proc = subprocess.Popen(
-            [*args, "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*args, "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.port = self._debugging_port()
 
@@ -242,6 +251,8 @@ class Browser:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
         self._profile.cleanup()
 
     def __enter__(self) -> Browser:
