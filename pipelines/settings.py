@@ -39,7 +39,7 @@ DEFAULT_WAREHOUSE = Path("data") / "warehouse.duckdb"
 REPLAY_TOKEN = "replay-token"
 
 # The variable each URL setting is read from: errors name what the user has to fix.
-_URL_VARIABLES = {
+URL_VARIABLES = {
     "djangopackages_url": "DPW_DJANGOPACKAGES_URL",
     "github_url": "DPW_GITHUB_URL",
     "pypi_url": "DPW_PYPI_URL",
@@ -72,7 +72,7 @@ class Settings:
     first_date: date = DEFAULT_FIRST_DATE  # the first daily partition: no date before it can be ingested
 
     def __post_init__(self) -> None:
-        for name, variable in _URL_VARIABLES.items():
+        for name, variable in URL_VARIABLES.items():
             url = getattr(self, name)
             if url is not None:
                 _check_url(variable, url)

@@ -4,7 +4,6 @@ the warehouse's rows."""
 
 import json
 import shutil
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from tests.conftest import capture_days
+from tests.pipelines.conftest import closed_url, point_sources
 from warehouse.store import Warehouse
 
 LOGS = {"ingest_runs", "guard_results"}
@@ -29,17 +29,7 @@ def captured(tmp_path_factory):
 @pytest.fixture
 def dead_sources(monkeypatch):
     """Every source URL at a closed port: a request would fail the run or show in raw_requests."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    for name in (
-        "DPW_DJANGOPACKAGES_URL",
-        "DPW_GITHUB_URL",
-        "DPW_PYPI_URL",
-        "DPW_GITLAB_URL",
-        "DPW_BITBUCKET_URL",
-    ):
-        monkeypatch.setenv(name, dead)
+    point_sources(monkeypatch, closed_url())
 
 
 def _copy(captured, tmp_path: Path) -> Path:

@@ -2,7 +2,6 @@
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -15,15 +14,10 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from tests.conftest import capture_days
+from tests.pipelines.conftest import closed_url, point_sources
 from warehouse.store import Warehouse
 
 DAYS = 3
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -35,15 +29,7 @@ def history(tmp_path_factory):
 @pytest.fixture
 def cli(history, monkeypatch):
     path, _ = history
-    dead = f"http://127.0.0.1:{_closed_port()}"
-    for name in (
-        "DPW_DJANGOPACKAGES_URL",
-        "DPW_GITHUB_URL",
-        "DPW_PYPI_URL",
-        "DPW_GITLAB_URL",
-        "DPW_BITBUCKET_URL",
-    ):
-        monkeypatch.setenv(name, dead)
+    point_sources(monkeypatch, closed_url())
     monkeypatch.setenv("DPW_WAREHOUSE", str(path))
 
     def run(*args: str, code: int = 0):

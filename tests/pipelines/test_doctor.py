@@ -1,13 +1,12 @@
 """`dpw doctor` against a healthy replay server, a dead URL and a missing token."""
 
-import socket
-
 import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
 from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE
+from tests.pipelines.conftest import closed_url, point_sources
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +17,7 @@ def replay():
 
 @pytest.fixture
 def env(replay, tmp_path, monkeypatch):
-    for name in (
-        "DPW_DJANGOPACKAGES_URL",
-        "DPW_GITHUB_URL",
-        "DPW_PYPI_URL",
-        "DPW_GITLAB_URL",
-        "DPW_BITBUCKET_URL",
-    ):
-        monkeypatch.setenv(name, replay.base_url)
+    point_sources(monkeypatch, replay.base_url)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_doctor_secret")
     monkeypatch.setenv("DPW_WAREHOUSE", str(tmp_path / "w.duckdb"))
     return monkeypatch
@@ -51,9 +43,7 @@ def test_a_healthy_setup_passes_with_the_quota_and_no_token_shown(env, replay):
     [("DPW_PYPI_URL", "pypi"), ("DPW_GITLAB_URL", "gitlab"), ("DPW_BITBUCKET_URL", "bitbucket")],
 )
 def test_a_dead_url_is_one_problem_line(env, variable, source):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead = closed_url()
     env.setenv(variable, dead)
     result = doctor()
     assert result.exit_code == 1

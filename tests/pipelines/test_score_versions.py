@@ -1,7 +1,6 @@
 """A score version registered beside dpas-1.0, with its own constants and formula, is what
 `dpw rescore --score-version` scores a stored date with; the other dates keep their dpas-1.0 rows."""
 
-import socket
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from tests.conftest import capture_days
+from tests.pipelines.conftest import closed_url, point_sources
 from warehouse.scoring import (
     DPAS1,
     SCORE_VERSION,
@@ -59,17 +59,7 @@ def _rows(path: Path, table: str, day: date) -> pl.DataFrame:
 
 def test_rescore_with_a_registered_version_changes_that_date_only(captured, recency_2, monkeypatch):
     path, (kept, rescored) = captured
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    for name in (
-        "DPW_DJANGOPACKAGES_URL",
-        "DPW_GITHUB_URL",
-        "DPW_PYPI_URL",
-        "DPW_GITLAB_URL",
-        "DPW_BITBUCKET_URL",
-    ):
-        monkeypatch.setenv(name, dead)
+    point_sources(monkeypatch, closed_url())
     tables = ("daily_package_metrics", "daily_grid_percentiles")
     kept_before = {table: _rows(path, table, kept) for table in tables}
     before = _rows(path, "daily_package_metrics", rescored)
