@@ -24,20 +24,12 @@ from pathlib import Path
 
 import duckdb
 
+from bench.history import checkpointed_size
 from pipelines.runner import run_date
 from pipelines.settings import Settings
 from replay.server import ReplayServer
 
 MB = 1024 * 1024
-
-
-def _checkpointed_size(path: Path) -> int:
-    con = duckdb.connect(str(path))
-    try:
-        con.execute("CHECKPOINT")
-    finally:
-        con.close()
-    return path.stat().st_size
 
 
 def _blocks(path: Path) -> tuple[int, int, int]:
@@ -75,7 +67,7 @@ def table_sizes(path: Path, scratch: Path) -> dict[str, int]:
             empty = scratch / "empty.duckdb"
             if not empty.exists():
                 duckdb.connect(str(empty)).close()
-            sizes[table] = _checkpointed_size(target) - empty.stat().st_size
+            sizes[table] = checkpointed_size(target) - empty.stat().st_size
             target.unlink()
     finally:
         con.close()
@@ -147,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             run_date(settings, day, "capture")
             elapsed = time.monotonic() - started
-            size = _checkpointed_size(warehouse)
+            size = checkpointed_size(warehouse)
             tables = table_sizes(warehouse, scratch)
             growth = {t: tables[t] - previous_tables.get(t, 0) for t in tables}
             label = "cold" if i == 0 else f"warm {i}"
@@ -165,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         recompute_sizes = []
         for _ in range(args.recomputes):
             run_date(settings, last, "recompute")
-            recompute_sizes.append(_checkpointed_size(warehouse))
+            recompute_sizes.append(checkpointed_size(warehouse))
         counts = raw_counts(warehouse)
 
     names = sorted(
