@@ -204,19 +204,28 @@ def parse_forges(raw: dict[str, pl.DataFrame], sources: dict[str, str], snapshot
     )
 
 
-def _supports_python3(requires_python: str | None, classifiers: list[str]) -> bool | None:
+def supports_python3(requires_python: pl.Expr, classifiers: pl.Expr) -> pl.Expr:
     """djangopackages' rule: a Requires-Python that admits some 3.0 .. 3.14, else a Python 3 classifier,
-    else unknown; a malformed Requires-Python falls back to the classifiers, as upstream does."""
-    if requires_python:
+    else unknown; a malformed (or empty) Requires-Python falls back to the classifiers, as upstream does."""
+    python3 = pl.element().str.starts_with("Programming Language :: Python :: 3")
+    return pl.coalesce(
+        requires_python.map_batches(_admit_python3, return_dtype=pl.Boolean),
+        pl.when(classifiers.list.eval(python3).list.any()).then(pl.lit(True)),
+    )
+
+
+def _admit_python3(requires_python: pl.Series) -> pl.Series:
+    """Whether each Requires-Python admits some 3.0 .. 3.14, null where it is empty or malformed. Each
+    distinct text is parsed once: a catalogue's tens of thousands of projects share a few hundred."""
+    verdicts = {}
+    for text in requires_python.drop_nulls().unique().to_list():
         try:
-            spec = SpecifierSet(requires_python)
+            spec = SpecifierSet(text) if text else None
         except InvalidSpecifier:
             spec = None
         if spec is not None:
-            return any(spec.contains(f"3.{minor}", prereleases=True) for minor in range(15))
-    if any(c.startswith("Programming Language :: Python :: 3") for c in classifiers):
-        return True
-    return None
+            verdicts[text] = any(spec.contains(f"3.{minor}", prereleases=True) for minor in range(15))
+    return requires_python.replace_strict(verdicts, default=None, return_dtype=pl.Boolean)
 
 
 def _django_versions(classifiers: pl.Expr) -> pl.Expr:
@@ -368,12 +377,7 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
             .alias("status"),
             pl.coalesce("_license_expression", "_license").alias("license"),
             _django_versions(pl.col("_classifiers")).alias("django_versions"),
-            pl.struct("requires_python", "_classifiers")
-            .map_elements(
-                lambda row: _supports_python3(row["requires_python"], row["_classifiers"] or []),
-                return_dtype=pl.Boolean,
-            )
-            .alias("supports_python3"),
+            supports_python3(pl.col("requires_python"), pl.col("_classifiers")).alias("supports_python3"),
             # Releases that are not a map of versions are unknown, not none.
             pl.when(pl.col("_releases").is_not_null())
             .then(pl.col("_release_count").fill_null(0))

@@ -109,6 +109,8 @@ def pypi_project_name(pypi_url: str | None) -> str | None:
 
 _FORGE_HOSTS = {"gitlab.com": "gitlab", "www.gitlab.com": "gitlab", "bitbucket.org": "bitbucket",
                 "www.bitbucket.org": "bitbucket"}  # fmt: skip
+# A URL whose host is one of _FORGE_HOSTS has that name in its text (in any case: a host is read lower-cased).
+_FORGE_HOST_TEXT = r"(?i)gitlab\.com|bitbucket\.org"
 _FORGE_SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,255}")
 
 
@@ -136,11 +138,16 @@ def forge_repository(repo_url: str | None) -> tuple[str, str] | None:
 
 
 def forge_paths(url: pl.Expr) -> pl.Expr:
-    """``host:path`` per repository URL for GitLab and Bitbucket (see ``forge_repository``), else null."""
-    return url.map_elements(
-        lambda u: (found := forge_repository(u)) and f"{found[0]}:{found[1]}",
-        return_dtype=pl.String,
-        skip_nulls=True,
+    """``host:path`` per repository URL for GitLab and Bitbucket (see ``forge_repository``), else null.
+    Only a URL that names one of their hosts is parsed in Python: most of a catalogue's are on GitHub."""
+    return (
+        pl.when(url.str.contains(_FORGE_HOST_TEXT))
+        .then(url)
+        .map_elements(
+            lambda u: (found := forge_repository(u)) and f"{found[0]}:{found[1]}",
+            return_dtype=pl.String,
+            skip_nulls=True,
+        )
     )
 
 

@@ -143,13 +143,26 @@ def test_categories_and_grid_memberships_from_both_sides():
         (">=3.10", [], True),
         (">=2.7,!=3.0.*", [], True),
         ("not a spec", ["Programming Language :: Python :: 3"], True),
+        ("not a spec", [], None),
+        ("", ["Programming Language :: Python :: 2"], None),
+        ("<3", ["Programming Language :: Python :: 3"], False),
         (None, ["Programming Language :: Python :: 2"], None),
+        (None, None, None),
     ],
 )
 def test_python3_support_follows_djangopackages_rule(requires_python, classifiers, expected):
-    from warehouse.enrichment import _supports_python3
+    from warehouse.enrichment import supports_python3
 
-    assert _supports_python3(requires_python, classifiers) is expected
+    # Among other rows, so that a verdict computed once per distinct text lands on its own row.
+    frame = pl.DataFrame(
+        {
+            "requires_python": [">=3.8", requires_python, "<3", requires_python],
+            "classifiers": [[], classifiers, None, classifiers],
+        },
+        schema={"requires_python": pl.String, "classifiers": pl.List(pl.String)},
+    )
+    verdicts = frame.select(supports_python3(pl.col("requires_python"), pl.col("classifiers"))).to_series()
+    assert verdicts.to_list() == [True, expected, False, expected]
 
 
 @pytest.mark.parametrize(
@@ -160,3 +173,29 @@ def test_identifiers_of_anything_that_is_not_a_link_are_none(value):
 
     assert github_repository(value) is None
     assert pypi_project_name(value) is None
+
+
+def test_forge_paths_reads_every_url_forge_repository_reads():
+    from warehouse.identifiers import forge_paths, forge_repository
+
+    # Only URLs naming a forge's host reach Python; a host in any case, or with a character whose lower case
+    # is ASCII (the Kelvin sign), must still be among them.
+    urls = [
+        "https://GitLab.com/group/sub/project/-/tree/main",
+        "https://bitbuc\u212aet.org/workspace/repo",
+        " https://www.bitbucket.org/w/r.git ",
+        "https://user:secret@GITLAB.COM:443/a/b",
+        "https://github.com/a/b",
+        "gitlab.com/a/b",
+        "https://gitlab.example.com/a/b",
+        None,
+    ]
+    paths = pl.DataFrame({"url": urls}).select(forge_paths(pl.col("url"))).to_series().to_list()
+    expected = [(found := forge_repository(u)) and f"{found[0]}:{found[1]}" for u in urls]
+    assert paths == expected
+    assert paths[:4] == [
+        "gitlab:group/sub/project",
+        "bitbucket:workspace/repo",
+        "bitbucket:w/r",
+        "gitlab:a/b",
+    ]
