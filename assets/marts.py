@@ -19,7 +19,7 @@ from assets.staging import (
     staged,
     staging_path,
 )
-from warehouse import guards, runs, staging, store
+from warehouse import compaction, guards, runs, staging, store
 from warehouse.metrics import daily_metrics
 from warehouse.scoring import SCORE_VERSION, SCORE_VERSIONS
 from warehouse.store import Warehouse
@@ -90,6 +90,20 @@ def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, war
 class PublishConfig(dg.Config):
     # Guards a person has looked at and lets through (`dpw ingest --date D --allow GUARD`).
     allow: list[str] = []
+
+
+def compact(context: dg.AssetExecutionContext, main: Path) -> None:
+    """Compact the months that are due (``warehouse.compaction``), each in its own transaction. The date is
+    published already and nothing here may fail its run: an error is logged, and the month stays due for
+    the next run."""
+    try:
+        with Warehouse(main) as wh:
+            done = compaction.compact_due(wh)
+    except Exception as err:  # noqa: BLE001 - housekeeping after the publication, retried by the next run
+        context.log.warning(f"compaction of closed months skipped: {err}")
+        return
+    for month in done:
+        context.log.info(f"compacted {month.month:%Y-%m}: {month.rows:,} rows in {month.seconds:.1f} s")
 
 
 def previous_facts(main: Path, day: date) -> guards.DayFacts | None:
@@ -190,6 +204,8 @@ def ingest_runs(
     written = staging.publish(main, staged_file, day, run_id, logs, tables=tables)
     # Only what this run used: another run's capture of the date (refused, or still fetching) stays.
     staging.discard(staged_file, *([source] if source not in (None, main) else []))
+    if mode == "capture":  # a backfill's or rescore's runs leave it to the end of the whole range
+        compact(context, main)
     summary = row.row(0, named=True)
     if summary["status"] != "ok":
         context.log.warning(f"counts do not add up for {day}: {summary}")

@@ -13,14 +13,15 @@ otherwise a rerun only measures), then prints:
 (b) each named query of `warehouse.queries` with its example's parameters, the median and max of N runs;
 (c) `SELECT count(*) FROM weekly_commits` and a full read of it into polars;
 (d) the four dashboards' reads (`warehouse.dashboards`), in a child process: time and peak RSS (VmHWM);
-(e) the file's size after a CHECKPOINT, per day and per year, and per table (each table copied alone into a
-    fresh DuckDB file).
+(e) the file's size after a CHECKPOINT and the part of it in use, per day and per year, and per table (each
+    table copied alone into a fresh DuckDB file).
 
 How the year is built (also printed): the first ``--real-days`` dates are captured by the real pipeline
 from the replay server's synthetic catalogue (`dpw replay --synthetic N`, in-process) through the real
 Dagster job; every later date's derived tables are generated in DuckDB SQL from the last real date, with a
-deterministic drift (see `SYNTHESIS`), inserted in bulk in date order, and `warehouse.history.rebuild` is
-run once. Raw is written for the real days only: the per-year raw figure is extrapolated from them.
+deterministic drift (see `SYNTHESIS`), inserted in bulk in date order, `warehouse.history.rebuild` is
+run once, and every closed month is compacted (`warehouse.compaction`, as the daily capture does when a
+month closes). Raw is written for the real days only: the per-year raw figure is extrapolated from them.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ method: dates 1..{real} captured by the real pipeline (replay server, synthetic 
   packages age one status step and 2% revive at a drawn date, 0.5% leave the catalogue, 1% new packages
   (copies of existing ones under new ids) join, 0.3% change repo_url, 0.2% category, 0.3% title, 0.2% of
   repositories are archived, PyPI projects gain releases (about 1.5 a year each, with version and release
-  count following); inserted in bulk in (date, key) order, then `history.rebuild(wh)` once.
+  count following); inserted in bulk in (date, key) order, then `history.rebuild(wh)` once, then
+  every closed month compacted (rewritten in key order, as the daily capture does when a month closes).
   Raw is stored for the real dates only."""
 
 # Every statement reads `_base` tables made from the last real date (B) and writes dates B + k, k in
@@ -315,6 +317,19 @@ def checkpointed_size(path: Path) -> int:
     return path.stat().st_size
 
 
+def blocks(path: Path) -> tuple[int, int, int]:
+    """(block size, blocks in the file, free blocks among them): DuckDB reuses a free block for new rows."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute(
+            "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()"
+        ).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def table_sizes(
     path: Path, tables: list[str], scratch: Path, where: dict[str, str] | None = None
 ) -> dict[str, int]:
@@ -402,7 +417,7 @@ def _cpu() -> float:
 
 
 def build(folder: Path, packages: int, days: int, real: int, seed: int, recapture: bool) -> dict:
-    from warehouse import history
+    from warehouse import compaction, history
     from warehouse.store import Warehouse
 
     path = folder / "warehouse.duckdb"
@@ -435,6 +450,15 @@ def build(folder: Path, packages: int, days: int, real: int, seed: int, recaptur
         wh.conn.execute("CHECKPOINT")
     print(f"  history.rebuild: {figures['rebuild_s']:.1f} s", flush=True)
     figures["file_bytes"] = checkpointed_size(path)
+    # What the daily capture does after each month closes, done at once for the whole year.
+    with Warehouse(path) as wh:
+        started = time.perf_counter()
+        figures["compacted"] = [(c.month.isoformat(), c.rows, c.seconds) for c in compaction.compact_due(wh)]
+        figures["compaction_s"] = time.perf_counter() - started
+    print(
+        f"  compaction of {len(figures['compacted'])} closed months: {figures['compaction_s']:.1f} s",
+        flush=True,
+    )
     (folder / "build.json").write_text(json.dumps(figures, indent=1))
     return figures
 
@@ -681,6 +705,12 @@ def report(args: argparse.Namespace, folder: Path, figures: dict) -> None:
     )
     print(f"  synthesis of {days - real} dates: {figures['synthesis_s']:.1f} s ({per_table})")
     print(f"  history.rebuild(wh) once over the year: {figures['rebuild_s']:.1f} s")
+    months = figures["compacted"]
+    print(
+        f"  compaction of the {len(months)} closed months (warehouse.compaction, as the daily capture does when a "
+        f"month closes): {figures['compaction_s']:.1f} s, median {statistics.median(m[2] for m in months):.1f} s "
+        f"and {statistics.median(m[1] for m in months):,.0f} rows a month"
+    )
 
     base = date.fromisoformat(figures["base_day"])
     print(f"\n(a) recompute of {base} (raw written by the real capture; sources unreachable, so no request):")
@@ -747,11 +777,20 @@ def report(args: argparse.Namespace, folder: Path, figures: dict) -> None:
             for i, s in enumerate(sizes)
         )
     )
-    total = checkpointed_size(path)
     synth = days - real
     per_day = (figures["file_bytes"] - sizes[-1]) / max(synth, 1)
     print(
-        f"  after the year: {_mb(total)}; the {synth} generated dates added {_mb(per_day)} a day (derived tables and history, no raw)"
+        f"  after the year, before compaction: {_mb(figures['file_bytes'])}; the {synth} generated dates added "
+        f"{_mb(per_day)} a day (derived tables and history, no raw)"
+    )
+    total = checkpointed_size(path)
+    block, in_file, free = blocks(path)
+    used = (in_file - free) * block
+    print(
+        f"  after compacting the closed months: the file {_mb(total)}; its blocks in use {_mb(used)}, its free "
+        f"blocks {_mb(free * block)}. Those are what the year's bulk insert left: a warehouse run daily "
+        "reuses a compacted month's freed blocks for the next month's rows, so its file holds what is in use "
+        "and at most one month's uncompacted rows besides"
     )
     raw_first = sum(caps[0]["raw_bytes"].values())
     if len(caps) > 1:
@@ -763,8 +802,11 @@ def report(args: argparse.Namespace, folder: Path, figures: dict) -> None:
     )
     year_raw = raw_first + (days - 1) * raw_warm
     print(f"  raw for a year, extrapolated from them: {_mb(year_raw)} (1 cold + {days - 1} warm days)")
+    slack = 31 * per_day
+    year = used - sum(caps[-1]["raw_bytes"].values()) + year_raw
     print(
-        f"  a year in all, estimated: {_mb(total - sum(caps[-1]['raw_bytes'].values()) + year_raw)} (this file less its raw, plus the year's raw)"
+        f"  a year in all, estimated: {_mb(year)} in use (this file's blocks in use less its raw, plus the year's "
+        f"raw); with a month of uncompacted rows ({_mb(slack)}) besides, {_mb(year + slack)} (target 10 GB)"
     )
     if args.table_sizes:
         scratch = folder / "scratch"

@@ -24,24 +24,12 @@ from pathlib import Path
 
 import duckdb
 
-from bench.history import checkpointed_size
+from bench.history import blocks, checkpointed_size
 from pipelines.runner import run_date
 from pipelines.settings import Settings
 from replay.server import ReplayServer
 
 MB = 1024 * 1024
-
-
-def _blocks(path: Path) -> tuple[int, int, int]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        row = con.execute(
-            "SELECT block_size, total_blocks, free_blocks FROM pragma_database_size()"
-        ).fetchone()
-    finally:
-        con.close()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
 
 
 def table_sizes(path: Path, scratch: Path) -> dict[str, int]:
@@ -144,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             growth = {t: tables[t] - previous_tables.get(t, 0) for t in tables}
             label = "cold" if i == 0 else f"warm {i}"
             per_day.append((label, size - previous_file, growth))
-            block, total, free = _blocks(warehouse)
+            block, total, free = blocks(warehouse)
             used = (total - free) * block
             used_growth.append(used - previous_used)
             print(

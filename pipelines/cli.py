@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 from pipelines.output import Format, cell, default_format, emit, plain, say
 from pipelines.settings import Settings, SettingsError
-from warehouse import queries
+from warehouse import compaction, queries
 from warehouse.store import Warehouse, WarehouseError
 
 console = Console()
@@ -219,6 +219,7 @@ def rescore(
     except (IngestRefused, WarehouseError) as err:
         raise _fail(str(err)) from None
     say(console, f"rescored {len(days)} dates ({days[0]} .. {days[-1]}) with {version}")
+    _compact(_settings(warehouse))
 
 
 @app.command()
@@ -623,6 +624,33 @@ def backfill(
         say(err_console, _backfilled(done))
         raise
     say(console, _backfilled(done))
+    if done:
+        _compact(_settings(warehouse))
+
+
+@app.command()
+def compact(warehouse: WarehouseOption = None) -> None:
+    """Rewrite each closed month not compacted since it last changed in key order, which keeps a year of
+    history about a third of its size; the daily capture, `dpw backfill` and `dpw rescore` do it too."""
+    settings = _settings(warehouse)
+    if not settings.warehouse.exists():
+        raise _fail(f"no warehouse at {settings.warehouse}")
+    if not _compact(settings):
+        say(console, "nothing to compact")
+
+
+def _compact(settings: Settings) -> int:
+    """Compact the due months and say so; a warehouse that cannot be compacted now is said, not an error:
+    what was published stays, and the next run compacts it."""
+    try:
+        with Warehouse(settings.warehouse) as wh:
+            done = compaction.compact_due(wh)
+    except (WarehouseError, duckdb.Error, OSError) as err:
+        say(err_console, f"compaction skipped: {_describe(err)}")
+        return 0
+    for month in done:
+        say(console, f"compacted {month.month:%Y-%m}: {month.rows:,} rows in {month.seconds:.1f} s")
+    return len(done)
 
 
 def _backfilled(done: list[date]) -> str:

@@ -402,6 +402,17 @@ class IngestRunSource(pa.DataFrameModel):
         pass
 
 
+class CompactedMonth(pa.DataFrameModel):
+    """One month whose dated tables were rewritten in key order (``warehouse.compaction``)."""
+
+    month: pl.Date = pa.Field(unique=True, description="the month's first day")
+    compacted_at: UTC_TS = pa.Field(description="when it was rewritten")
+    row_count: pl.Int64 = pa.Field(ge=0, description="rows rewritten, over every clustered table")
+
+    class Config(_Strict):
+        pass
+
+
 class GuardResultRow(pa.DataFrameModel):
     """One dataset guard a run evaluated before publishing its date."""
 
@@ -658,6 +669,7 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "ingest_runs": IngestRun,
     "ingest_run_sources": IngestRunSource,
     "guard_results": GuardResultRow,
+    "compacted_months": CompactedMonth,
     "package_deltas": PackageDelta,
     "category_health": CategoryHealth,
     "grid_health": GridHealth,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from warehouse import contracts
+from warehouse import compaction, contracts
 from warehouse.contracts import DELTA_DAYS, DELTA_SLACK_DAYS, DORMANT, TABLE_MODELS
 from warehouse.scoring.vocabulary import STATUSES
 
@@ -246,6 +246,7 @@ def _write(wh: Warehouse, table: str, dates: Sequence[date] | None, frame: pl.Da
             f"{table}: computed rows break the {TABLE_MODELS[table].__name__} model:\n{checked.failures}"
         )
     with wh.transaction() as conn:
+        compaction.forget(conn, dates)
         if dates is None:
             conn.execute(f'DELETE FROM "{table}"')
         else:

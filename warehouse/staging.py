@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from warehouse import history, raw
+from warehouse import compaction, history, raw
 from warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ def publish(
         wh.conn.execute("ATTACH ? AS staged (READ_ONLY)", [str(staged)])
         try:
             with wh.transaction() as conn:
+                compaction.forget(conn, [day])
                 for table in tables:
                     if table == "raw_records":
                         written[table] = raw.publish_raw(conn, "staged", day)

@@ -71,7 +71,8 @@ def test_every_table_has_a_model(warehouse):
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> Path:
     """A warehouse with two days captured through the pipeline, one record rejected and one package revived
-    between them (dormant on the first day, busy every week on the second), so every table has rows."""
+    between them (dormant on the first day, busy every week on the second), so every table has rows; the
+    second is the first of the next month, whose capture compacts the month before."""
     from pipelines.runner import run_date
     from pipelines.settings import Settings
     from replay.bundle import make_bundle
@@ -86,7 +87,8 @@ def published(tmp_path_factory) -> Path:
         run_date(settings, first, "capture")
     dormant = next(i for i, r in enumerate(records[1:], 1) if not any(r.get("commits_over_52") or [1]))
     records[dormant] = {**records[dormant], "commits_over_52": [9] * 52}
-    with ReplayServer(make_bundle(records), date=first + timedelta(days=1)) as server:
+    following = (first.replace(day=1) + timedelta(days=31)).replace(day=1)
+    with ReplayServer(make_bundle(records), date=following) as server:
         run_date(settings.with_replay(server.base_url), server.date, "capture")
     with Warehouse(path, read_only=True) as wh:
         assert wh.row("SELECT count(*) FROM status_transitions")[0] > 0, "the fixture revives no package"

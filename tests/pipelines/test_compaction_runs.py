@@ -1,0 +1,106 @@
+"""Compaction in the runs: the first capture of a month compacts the month before, a recompute of one of its
+dates makes it due again, and `dpw compact` and `dpw backfill` compact it once more; every row stays."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from replay.bundle import load_bundle
+from tests.conftest import SAMPLE_BUNDLE, capture_dates
+from tests.pipelines.conftest import closed_url, point_sources
+from warehouse.store import Warehouse
+
+
+def _month_end_offset() -> int:
+    """Days from the sample bundle's date to the last day of its month."""
+    bundled = load_bundle(SAMPLE_BUNDLE).as_of
+    following = date(bundled.year + bundled.month // 12, bundled.month % 12 + 1, 1)
+    return (following - bundled).days - 1
+
+
+@pytest.fixture(scope="module")
+def across_a_month(tmp_path_factory):
+    """A warehouse of two captures: the last day of a month, then the first of the next."""
+    path = tmp_path_factory.mktemp("months") / "warehouse.duckdb"
+    last_day, first_day = capture_dates(path, [_month_end_offset(), _month_end_offset() + 1])
+    assert first_day.day == 1
+    return path, last_day
+
+
+def _copy(across_a_month, tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(across_a_month[0], path)
+    return path
+
+
+def _compacted(path: Path) -> list[date]:
+    with Warehouse(path, read_only=True) as wh:
+        return wh.query("SELECT month FROM compacted_months ORDER BY 1").get_column("month").to_list()
+
+
+def _stored_ids(path: Path, day: date) -> list[int]:
+    with Warehouse(path, read_only=True) as wh:
+        # No ORDER BY: the order the rows are stored in.
+        return (
+            wh.query("SELECT package_id FROM package_snapshots WHERE snapshot_date = $d", {"d": day})
+            .get_column("package_id")
+            .to_list()
+        )
+
+
+def test_the_first_capture_of_a_month_compacts_the_month_before(across_a_month):
+    path, last_day = across_a_month
+    assert _compacted(path) == [last_day.replace(day=1)]
+    ids = _stored_ids(path, last_day)
+    assert len(ids) == 240 and ids == sorted(ids)
+    # The open month is as published: the listing's order, not the key's.
+    first_ids = _stored_ids(path, last_day + timedelta(days=1))
+    assert sorted(first_ids) == sorted(ids) and first_ids != sorted(first_ids)
+
+
+def test_a_recompute_makes_the_month_due_and_dpw_compact_compacts_it(across_a_month, tmp_path, monkeypatch):
+    path, last_day = _copy(across_a_month, tmp_path), across_a_month[1]
+    point_sources(monkeypatch, closed_url())
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["ingest", "--date", str(last_day), "--warehouse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert _compacted(path) == []  # a recompute leaves the compaction to the next capture or a command
+
+    result = runner.invoke(app, ["compact", "--warehouse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"compacted {last_day:%Y-%m}: ")
+    assert _compacted(path) == [last_day.replace(day=1)]
+    ids = _stored_ids(path, last_day)
+    assert len(ids) == 240 and ids == sorted(ids)
+
+    result = runner.invoke(app, ["compact", "--warehouse", str(path)])
+    assert (result.exit_code, result.output) == (0, "nothing to compact\n")
+
+
+def test_a_backfill_compacts_once_at_its_end(across_a_month, tmp_path, monkeypatch):
+    path, last_day = _copy(across_a_month, tmp_path), across_a_month[1]
+    point_sources(monkeypatch, closed_url())
+
+    result = CliRunner().invoke(
+        app, ["backfill", "--from", str(last_day), "--to", str(last_day), "--warehouse", str(path)]
+    )
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[-2] == f"1 dates backfilled ({last_day} .. {last_day})"
+    assert lines[-1].startswith(f"compacted {last_day:%Y-%m}: ")
+    assert _compacted(path) == [last_day.replace(day=1)]
+
+
+def test_dpw_compact_needs_a_warehouse(tmp_path):
+    result = CliRunner().invoke(app, ["compact", "--warehouse", str(tmp_path / "none.duckdb")])
+    assert result.exit_code == 1
+    assert "no warehouse at" in result.output
+    assert not (tmp_path / "none.duckdb").exists()
