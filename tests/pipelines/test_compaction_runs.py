@@ -4,6 +4,10 @@ dates makes it due again, and `dpw compact` and `dpw backfill` compact it once m
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -104,3 +108,59 @@ def test_dpw_compact_needs_a_warehouse(tmp_path):
     assert result.exit_code == 1
     assert "no warehouse at" in result.output
     assert not (tmp_path / "none.duckdb").exists()
+
+
+@pytest.fixture(scope="module")
+def a_due_month(tmp_path_factory) -> Path:
+    """A warehouse whose January (31 dates of 20,000 packages, each date in its own order) is due, February
+    having a date: big enough that compacting it takes a while."""
+    from tests.warehouse.test_marts import metric, publish
+
+    path = tmp_path_factory.mktemp("due") / "warehouse.duckdb"
+    first = date(2026, 1, 1)
+    with Warehouse(path) as wh:
+        publish(
+            wh,
+            first,
+            package_snapshots=[
+                {"package_id": 1, "title": "A package", "repo_description": "It does a thing."}
+            ],
+            daily_package_metrics=[metric(1, stars=7, weeks=[1, 0, 2] * 17 + [3])],
+        )
+        for table in ("package_snapshots", "daily_package_metrics"):
+            wh.conn.execute(
+                f"INSERT INTO {table} SELECT t.* REPLACE (CAST($first + CAST(d AS INTEGER) AS DATE) AS snapshot_date, i AS package_id) "
+                f"FROM {table} t, range(0, 32) r(d), range(2, 20001) p(i) ORDER BY d, hash(i, d)",
+                {"first": first},
+            )
+    return path
+
+
+def _fingerprint(path: Path) -> dict[str, tuple]:
+    """Each table's rows as a multiset: their count and the sum of their hashes."""
+    with Warehouse(path, read_only=True) as wh:
+        return {
+            table: wh.row(f"SELECT count(*), sum(hash(t)) FROM {table} AS t")
+            for table in ("package_snapshots", "daily_package_metrics")
+        }
+
+
+@pytest.mark.parametrize("after", [1.5, 2.5, 4.0])
+def test_dpw_compact_killed_at_any_moment_loses_no_row(a_due_month, tmp_path, after):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(a_due_month, path)
+    before = _fingerprint(path)
+    dpw = [str(Path(sys.executable).with_name("dpw")), "compact", "--warehouse", str(path)]
+
+    run = subprocess.Popen(dpw, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(after)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+
+    # Compacted whole, or not at all: the same rows either way.
+    assert _fingerprint(path) == before
+    assert _compacted(path) in ([], [date(2026, 1, 1)])
+    finished = subprocess.run(dpw, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert _compacted(path) == [date(2026, 1, 1)]
+    assert _fingerprint(path) == before
