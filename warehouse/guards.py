@@ -152,17 +152,22 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
         elif count is not None:
             # Every page repeats its list's count, which can grow mid-crawl: the largest is the one to reach.
             reported[name] = max(count, reported.get(name, count))
+    # Every member of every object, a key given twice included (json_keys and '$.*' list them all, in the
+    # same order): what json_each gives, without the columns it builds for each member.
     keys = wh.query(
         f"""
         WITH records AS (
             SELECT source, payload FROM {RAW_TEXT} r
             WHERE snapshot_date = $d AND source IN (SELECT unnest($s))
               AND json_valid(payload) AND json_type(payload) = 'OBJECT'
+        ), members AS (
+            SELECT source, unnest(json_keys(payload)) AS key, unnest(json_extract(payload, '$.*')) AS value
+            FROM records
         )
-        SELECT source, k.key, bool_or(k.type <> 'NULL') AS filled
-        FROM records, json_each(records.payload) AS k
-        WHERE NOT starts_with(k.key, '_')
-        GROUP BY source, k.key
+        SELECT source, key, bool_or(value <> 'null') AS filled
+        FROM members
+        WHERE NOT starts_with(key, '_')
+        GROUP BY source, key
         """,
         {**d, "s": list(CATALOGUE_SOURCES)},
     )

@@ -126,18 +126,23 @@ def test_day_facts_reads_counts_pages_and_fields(wh):
             _page("grids", 9, status="invalid", error="text/html answer"),
         ],
         rejected=[("github/repository", "stars: not an integer (many); forks: missing")],
-        records=[("djangopackages/packages", "not json"), ("djangopackages/packages", "[1, 2]")],
+        records=[
+            ("djangopackages/packages", "not json"),
+            ("djangopackages/packages", "[1, 2]"),
+            # A key given twice is filled when either copy has a value.
+            ("djangopackages/packages", '{"documentation_url": "https://x.org", "documentation_url": null}'),
+        ],
     )
     assert facts == DayFacts(
         day=D1,
         fetched={
-            "djangopackages/packages": 5,
+            "djangopackages/packages": 6,
             "djangopackages/categories": 1,
             "djangopackages/grids": 1,
             "github/repository": 20,
         },
         usable={
-            "djangopackages/packages": 5,
+            "djangopackages/packages": 6,
             "djangopackages/categories": 1,
             "djangopackages/grids": 1,
             "github/repository": 20,
@@ -152,11 +157,18 @@ def test_day_facts_reads_counts_pages_and_fields(wh):
             "djangopackages/grids": frozenset(GRID),
         },
         filled={
-            "djangopackages/packages": frozenset(PACKAGE) - {"documentation_url", "last_updated", "_source"},
+            "djangopackages/packages": frozenset(PACKAGE) - {"last_updated", "_source"},
             "djangopackages/categories": frozenset(CATEGORY),
             "djangopackages/grids": frozenset(GRID),
         },
     )
+
+
+def test_day_facts_reads_keys_of_any_spelling(wh):
+    odd = '{"": 1, "a.b": null, "\\"q": 2, "x y": [null], "$": null, "*": 0, "\\u00e9": "e"}'
+    facts = _store(wh, D1, packages=0, records=[("djangopackages/packages", odd)])
+    assert facts.keys["djangopackages/packages"] == {"", "a.b", '"q', "x y", "$", "*", "\u00e9"}
+    assert facts.filled["djangopackages/packages"] == {"", '"q', "x y", "*", "\u00e9"}
 
 
 def test_a_good_first_day_passes_every_guard_with_nothing_to_compare(wh):
