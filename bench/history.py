@@ -1,6 +1,7 @@
 """A year of history at scale: what a recompute, the named queries, the stitched weeks and the dashboard cost.
 
     .venv/bin/python -m bench.history [--packages 50000] [--days 365] [--real-days 2] [--runs 5] [--rebuild]
+                                      [--table-sizes] [--reuse]
 
 Prints figures; it is not a test. It builds a warehouse of ``--days`` snapshot dates of a synthetic catalogue
 of ``--packages`` packages under /tmp/dpw-bench-history/ (kept between runs: ``--rebuild`` builds it again,
@@ -13,8 +14,9 @@ otherwise a rerun only measures), then prints:
 (b) each named query of `warehouse.queries` with its example's parameters, the median and max of N runs;
 (c) `SELECT count(*) FROM weekly_commits` and a full read of it into polars;
 (d) the four dashboards' reads (`warehouse.dashboards`), in a child process: time and peak RSS (VmHWM);
-(e) the file's size after a CHECKPOINT and the part of it in use, per day and per year, and per table (each
-    table copied alone into a fresh DuckDB file).
+(e) the file's size after a CHECKPOINT and the part of it in use, per day and per year, per table (each
+    table copied alone into a fresh DuckDB file; ``--table-sizes``), and what a month more does to a copy of
+    the year (``--reuse``).
 
 How the year is built (also printed): the first ``--real-days`` dates are captured by the real pipeline
 from the replay server's synthetic catalogue (`dpw replay --synthetic N`, in-process) through the real
@@ -808,6 +810,13 @@ def report(args: argparse.Namespace, folder: Path, figures: dict) -> None:
         f"  a year in all, estimated: {_mb(year)} in use (this file's blocks in use less its raw, plus the year's "
         f"raw); with a month of uncompacted rows ({_mb(slack)}) besides, {_mb(year + slack)} (target 10 GB)"
     )
+    if args.reuse:
+        print(
+            "  a month more on a copy of the year (31 dates generated after the last, then the month that closed "
+            "compacted), to see DuckDB put new rows in the freed blocks:"
+        )
+        for label, file, in_use, free in month_more(path, folder / "scratch"):
+            print(f"    {label}: the file {_mb(file)}; blocks in use {_mb(in_use)}, free {_mb(free)}")
     if args.table_sizes:
         scratch = folder / "scratch"
         scratch.mkdir(exist_ok=True)
@@ -816,6 +825,36 @@ def report(args: argparse.Namespace, folder: Path, figures: dict) -> None:
             "  per table: "
             + ", ".join(f"{t} {_mb(s)}" for t, s in sorted(sizes_now.items(), key=lambda x: -x[1]) if s > MB)
         )
+
+
+def month_more(path: Path, scratch: Path) -> list[tuple[str, int, int, int]]:
+    """(moment, file size, bytes of blocks in use, bytes of free blocks) of a copy of ``path``: as it is,
+    after 31 more dates, and after compacting what they closed."""
+    from warehouse import compaction
+    from warehouse.store import Warehouse
+
+    scratch.mkdir(exist_ok=True)
+    copy = scratch / "month-more.duckdb"
+    shutil.copy(path, copy)
+    figures = []
+
+    def measure(label: str) -> None:
+        block, in_file, free = blocks(copy)
+        figures.append((label, checkpointed_size(copy), (in_file - free) * block, free * block))
+
+    try:
+        measure("as built")
+        with Warehouse(copy) as wh:
+            last = wh.row("SELECT max(snapshot_date) FROM package_snapshots")[0]
+        synthesize(copy, last, 32)
+        measure("after 31 more dates")
+        with Warehouse(copy) as wh:
+            compaction.compact_due(wh)
+        measure("after compacting what is due")
+    finally:
+        for leftover in scratch.glob("month-more.duckdb*"):
+            leftover.unlink()
+    return figures
 
 
 def main() -> None:
@@ -827,6 +866,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per query (the median is printed)")
     parser.add_argument("--recomputes", type=int, default=2)
     parser.add_argument("--table-sizes", action="store_true", help="also print each table's size (slow)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="also add a month to a copy of the year and compact it, to show freed blocks reused (slow)",
+    )
     parser.add_argument(
         "--rebuild", action="store_true", help="build the year again instead of the cached one"
     )
