@@ -327,9 +327,15 @@ def test_the_faults_really_happened(day: Day) -> None:
     assert retried.filter(pl.col("ok")).height > 0, "no request recovered through a retry"
     assert set(retried.get_column("source")) >= {"pypi"}
     # Every attempt the server saw is one a recorded request made: only the capture's first look at the
-    # sources' date (before anything is staged) goes unrecorded, with at most its own retries.
+    # sources' date (before anything is staged) goes unrecorded, with at most its own retries. The other way,
+    # an attempt can time out before the server reads it (on a loaded machine it did, twice in 1,090), and
+    # one that is lost is always followed by a retry or ends its request after retries.
     attempts = int(requests_.get_column("attempts").sum())
-    assert 0 <= day.served - attempts <= 4, (day.served, attempts)
+    assert day.served - attempts <= 4, (day.served, attempts)
+    assert attempts - day.served <= int(retried.get_column("attempts").sum()) - retried.height, (
+        day.served,
+        attempts,
+    )
     # Repositories whose statistics are not ready are pending, never zeros.
     stats = _raw(day, "github/participation")
     assert stats.filter(pl.col("status") == "pending").height > 0
