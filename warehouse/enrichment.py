@@ -19,7 +19,16 @@ import polars as pl
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from warehouse import contracts
-from warehouse.parsing import Field, Parsed, decode, gc_paused, quarantine, read_records, without_gc
+from warehouse.parsing import (
+    Field,
+    Parsed,
+    decode,
+    gc_paused,
+    quarantine,
+    read_cells,
+    read_records,
+    without_gc,
+)
 
 REPOSITORY_SOURCE = "github/repository"
 PYPI_SOURCE = "pypi/project"
@@ -85,12 +94,11 @@ def _read_by_status(
     snapshot_date: date,
     documents: tuple[str, ...],
     outcomes: tuple[str, ...],
-    decoded: list[tuple[Any, str | None]] | None = None,
 ) -> pl.DataFrame:
     """Raw rows read by ``fields`` where the status carries a document; the other rows with null fields,
     rejected if their status is not one of ``outcomes``."""
     is_document = pl.col("status").is_in(documents)
-    docs = read_records(raw.filter(is_document), fields, snapshot_date, decoded)
+    docs = read_records(raw.filter(is_document), fields, snapshot_date)
     known = " | ".join((*documents, *outcomes))
     others = raw.filter(~is_document).with_columns(
         pl.when(pl.col("status").is_in(outcomes))
@@ -237,18 +245,93 @@ def _django_versions(classifiers: pl.Expr) -> pl.Expr:
 
 
 def _release_files(raw: pl.DataFrame, decoded: list[tuple[Any, str | None]]) -> Iterator[dict[str, Any]]:
-    """One item per file of every release of every document (the first document of a name only)."""
-    seen = set()
-    for name, (doc, _) in zip(raw.get_column("record_key").to_list(), decoded, strict=True):
-        releases = doc.get("releases") if isinstance(doc, dict) and name not in seen else None
-        seen.add(name)
+    """One item per file of every release of every document (of ``raw``: ``_row``, ``record_key``)."""
+    rows, names = raw.get_column("_row").to_list(), raw.get_column("record_key").to_list()
+    for row, name, (doc, _) in zip(rows, names, decoded, strict=True):
+        releases = doc.get("releases") if isinstance(doc, dict) else None
         if not isinstance(releases, dict):
             continue
         for version, files in releases.items():
             # No files: one row that says so; files that are not a list: one row whose "file" is unusable.
             entries = (files or [None]) if isinstance(files, list) else [files]
             for file in entries:
-                yield {"pypi_name": name, "version": version, "file": file}
+                yield {"_row": row, "pypi_name": name, "version": version, "file": file}
+
+
+class _TypedFile(msgspec.Struct):
+    upload_time_iso_8601: str | None = None
+    yanked: bool | None = None
+    requires_python: str | None = None
+
+
+class _TypedReleases(msgspec.Struct):
+    releases: dict[str, list[_TypedFile | None] | None] | None = None
+
+
+# A document whose release files hold what _FILE_FIELDS expects (strings, booleans, nulls), decoded to
+# exactly that: msgspec reads it as Python's json does (the last copy of a key wins), and refuses any
+# other document (NaN, a lone surrogate, a trailing comma, a value of another type), which goes to Python.
+_TYPED_RELEASES = msgspec.json.Decoder(_TypedReleases)
+
+
+def _release_file_cells(documents: pl.DataFrame) -> pl.DataFrame:
+    """``pypi_name``, ``_is_file`` and the cells of _FILE_FIELDS (``read_cells``) of every file of every
+    release of every document (the first document of a name only), in document order: built column by
+    column where msgspec decodes the document's releases to the types the fields expect, and from
+    ``decode_pypi``'s objects otherwise."""
+    firsts = documents.with_row_index("_row").filter(pl.col("record_key").is_first_distinct())
+    rows, names, versions, files, python = [], [], [], [], []
+    with gc_paused():
+        for row, name, payload in firsts.select("_row", "record_key", "payload").iter_rows():
+            try:
+                releases = _TYPED_RELEASES.decode(payload).releases
+            except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
+                python.append(row)
+                continue
+            for version, entries in (releases or {}).items():
+                for file in entries or [None]:  # no files (an empty list or null): one row without one
+                    rows.append(row)
+                    names.append(name)
+                    versions.append(version)
+                    files.append(file)
+    uploads, yanked, requires = (
+        [None if f is None else getattr(f, key) for f in files]
+        for key in ("upload_time_iso_8601", "yanked", "requires_python")
+    )
+    columns = {
+        "_row": (rows, pl.UInt32),
+        "pypi_name": (names, pl.String),
+        "_is_file": ([f is not None for f in files], pl.Boolean),
+    }
+    typed = pl.DataFrame({k: pl.Series(k, v, dtype=t) for k, (v, t) in columns.items()})
+    values = {"version": versions, "uploaded_at": uploads, "yanked": yanked, "requires_python": requires}
+    cells = []
+    for f in _FILE_FIELDS:
+        value = pl.Series(values[f.column], dtype=pl.Boolean if f.kind == "bool" else pl.String)
+        text = value.cast(pl.String).str.to_lowercase() if f.kind == "bool" else value
+        cells += [
+            pl.when(value.is_null())
+            .then(pl.lit("null"))
+            .otherwise(pl.lit("boolean" if f.kind == "bool" else "string"))
+            .alias(f"_t_{f.column}"),
+            pl.lit(text).alias(f"_x_{f.column}"),
+            pl.lit(None, pl.List(pl.String)).alias(f"_i_{f.column}"),
+            pl.lit(False).alias(f"_f_{f.column}"),
+        ]
+    bulk = typed.with_columns(cells)
+    rest = firsts.filter(pl.col("_row").is_in(python))
+    items = list(_release_files(rest, decode_pypi(rest.get_column("payload").to_list())))
+    by_python = pl.DataFrame(
+        {
+            "_row": [i["_row"] for i in items],
+            "pypi_name": [i["pypi_name"] for i in items],
+            "_is_file": [isinstance(i["file"], dict) for i in items],
+        },
+        schema={"_row": pl.UInt32, "pypi_name": pl.String, "_is_file": pl.Boolean},
+    )
+    return pl.concat([bulk, pl.concat([by_python, read_cells(items, _FILE_FIELDS)], how="horizontal")]).sort(
+        "_row", maintain_order=True
+    )
 
 
 # The parts of a PyPI document that PYPI_FIELDS and _FILE_FIELDS read; everything else (a release file's
@@ -335,17 +418,13 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
     repair of the project. Upload times after the snapshot date are unknown, so they never make a release
     look recent.
     """
-    documents = raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS))
-    decoded = decode_pypi(documents.get_column("payload").to_list())
-    items = list(_release_files(documents, decoded))
-    item_frame = pl.DataFrame(
-        {
-            "pypi_name": [i["pypi_name"] for i in items],
-            "_is_file": [isinstance(i["file"], dict) for i in items],
-        },
-        schema={"pypi_name": pl.String, "_is_file": pl.Boolean},
-    ).with_columns(pl.lit(None, pl.String).alias("payload"))
-    files = read_records(item_frame, _FILE_FIELDS, snapshot_date, decoded=[(i, None) for i in items])
+    items = _release_file_cells(raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS)))
+    files = read_records(
+        items.select("pypi_name", "_is_file", pl.lit(None, pl.String).alias("payload")),
+        _FILE_FIELDS,
+        snapshot_date,
+        cells=items.drop("_row", "pypi_name", "_is_file"),
+    )
     usable = pl.col("_reasons").list.len() == 0
     releases = (
         files.filter(usable)
@@ -366,7 +445,7 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
         ((pl.col("repairs").list.len() > 0) | ~usable).any().alias("_files_repaired")
     )
     frame = (
-        _read_by_status(raw, PYPI_FIELDS, snapshot_date, PYPI_DOCUMENTS, PYPI_OUTCOMES, decoded)
+        _read_by_status(raw, PYPI_FIELDS, snapshot_date, PYPI_DOCUMENTS, PYPI_OUTCOMES)
         .with_columns(pl.col("record_key").alias("pypi_name"))
         .join(per_project, on="pypi_name", how="left", maintain_order="left")
         .join(repaired, on="pypi_name", how="left", maintain_order="left")

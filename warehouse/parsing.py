@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, ParamSpec, TypeVar
 
+import duckdb
 import pandera.polars as pa
 import polars as pl
 import pyarrow  # type: ignore[import-untyped]
@@ -308,7 +309,7 @@ def _string_lists(name: str, lists: list[list[str | None] | None]) -> pl.Series:
     return pl.Series(name, array).cast(pl.List(pl.String))
 
 
-def _read_cells(docs: Iterable[Any], fields: list[Field]) -> pl.DataFrame:
+def read_cells(docs: Iterable[Any], fields: list[Field]) -> pl.DataFrame:
     """The cells of ``fields`` for each decoded document (None for a record that is not one): per field
     ``_t_`` its JSON type, ``_x_`` its text, ``_i_`` its elements' texts, ``_f_`` whether one was fixed."""
     walked: dict[tuple[str, ...], list[Any]] = {(): list(docs)}
@@ -323,6 +324,180 @@ def _read_cells(docs: Iterable[Any], fields: list[Field]) -> pl.DataFrame:
 
     documents = walked[()]
     return pl.DataFrame([series for f in fields for series in _field_cells(documents, f, values_at)])
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading cells in bulk: DuckDB's JSON reader, for the payloads it reads exactly as Python's
+# --------------------------------------------------------------------------------------------------------
+
+# DuckDB's reader (yyjson) refuses more than Python's does, and a payload it refuses goes to Python, which
+# says why. It is laxer in three ways, so a payload that may show one goes to Python as well: a lone
+# surrogate's escape (an error in DuckDB; escaped pairs go along), a trailing comma (DuckDB accepts it)
+# and nesting past Python's recursion limit (DuckDB reads it): deeper than _BULK_MAX_DEPTH.
+_BULK_SUSPECT = r"\\u[dD][89a-fA-F]|,[ \t\n\r]*[\]}]"
+_BULK_MAX_DEPTH = 200
+# DuckDB writes an array of integers (of a size no float rounds) and nulls as Python's compact JSON does;
+# any other array a rule reads as text is written out by Python.
+_BULK_WEEKS = r"^\[(?:(?:-?\d{1,15}|null)(?:,(?:-?\d{1,15}|null))*)?\]$"
+# The JSON types whose text DuckDB gives as Python's _text does.
+BULK_PLAIN = ("VARCHAR", "BIGINT", "UBIGINT", "BOOLEAN", "NULL")
+# DuckDB's JSON types as Python's (_json_type); a missing key reads as null in both.
+BULK_KINDS = {
+    "VARCHAR": "string",
+    "BIGINT": "integer",
+    "UBIGINT": "integer",
+    "BOOLEAN": "boolean",
+    "NULL": "null",
+    "DOUBLE": "number",
+    "OBJECT": "object",
+    "ARRAY": "array",
+}
+
+
+def bulk_candidates(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``frame`` whose ``payload`` DuckDB may read as Python would (it must still be JSON to
+    DuckDB): none of the leniencies above, nesting no deeper than _BULK_MAX_DEPTH."""
+    payload = pl.col("payload")
+    frame = frame.filter(payload.is_not_null() & ~payload.str.contains(_BULK_SUSPECT))
+    # Counting brackets bounds the depth; only a payload with many is measured, outside its strings.
+    many = frame.filter(payload.str.count_matches("[\\[{]") > _BULK_MAX_DEPTH)
+    deep = many.filter(
+        payload.str.replace_all(r'"(?:[^"\\]|\\.)*"', "")
+        .str.extract_all(r"[\[\]{}]")
+        .list.eval(pl.element().is_in(["[", "{"]).cast(pl.Int32).mul(2).sub(1).cum_sum().max())
+        .list.first()
+        > _BULK_MAX_DEPTH
+    )
+    return frame.join(deep.select("_row"), on="_row", how="anti", maintain_order="left")
+
+
+def json_path(parts: Sequence[str], prefix: str = "$") -> str:
+    """A DuckDB JSON path as an SQL literal."""
+    return "'" + (prefix + "".join(f'."{part}"' for part in parts)).replace("'", "''") + "'"
+
+
+def distinct_keys(key_lists: Sequence[str]) -> str:
+    """SQL: true unless a key comes twice in one of the key lists (each an SQL list of key lists or of
+    keys) ``key_lists``. DuckDB reads the first copy of a key, Python the last."""
+    keys = f"flatten([{', '.join(key_lists)}])" if key_lists else "[]"
+    return f"coalesce(list_bool_and(list_transform({keys}, lambda k: len(k) = len(list_distinct(k)))), true)"
+
+
+def _bulk_cells(payloads: pl.Series, fields: list[Field]) -> pl.DataFrame:
+    """``_row`` (the payload's position) and the cells of ``fields``, as ``read_cells`` gives them, of
+    each payload that DuckDB reads exactly as Python and whose cells need nothing written out by Python.
+    The other payloads are Python's to read: anything not JSON or unusual, a key given twice in an object
+    a path passes through, a path through a value that is not an object, a float or a nested value where a
+    rule reads its text."""
+    paths = [_Path.of(f.key) for f in fields]
+    parents = sorted({p.head[:depth] for p in paths for depth in range(len(p.head))})
+    # Each json_ call reads the whole payload, so each reads every path it can in one go: the JSON types of
+    # the fields and of the objects on their paths, the fields' texts (an array's is its compact JSON, read
+    # again for its elements below), the keys of the objects on the paths.
+    types = ", ".join(json_path(p.head) for p in paths)
+    # An object's text is never read (see _cell), and a PyPI document's releases are most of it.
+    told = [i for i, f in enumerate(fields) if f.kind != "object"]
+    texts = ", ".join(json_path(paths[i].head) for i in told)
+    objects = ", ".join(json_path(p) for p in parents)
+    lists = [i for i, f in enumerate(fields) if f.kind in ("links", "strings")]
+    elements, strings = [], []
+    for i in lists:
+        item = paths[i].item or ()
+        at = json_path(item, "$[*]")
+        # the array's compact JSON, where the value is an array (a string's text is no JSON)
+        array = f"(CASE WHEN _types[{len(parents) + i + 2}] = 'ARRAY' THEN _texts[{told.index(i) + 1}] END)"
+        elements += [
+            f"json_type({array}, {at}) AS _item_types_{i}",
+            f"json_extract_string({array}, {at}) AS _item_texts_{i}",
+            # An element without the item path gives DuckDB no value and Python a null.
+            f"coalesce(len(json_type({array}, {at})) = json_array_length({array}), true) AND "
+            + distinct_keys([f"json_keys({array}, {json_path(item[:d], '$[*]')})" for d in range(len(item))])
+            + f" AS _items_ok_{i}",
+        ]
+        # the text of each element (at its item path) that is a string, else null
+        strings.append(
+            f"list_transform(_item_texts_{i}, lambda x, j: CASE WHEN _item_types_{i}[j] = 'VARCHAR' "
+            f"THEN x END) AS _items_{i}"
+        )
+    candidates = bulk_candidates(
+        pl.DataFrame({"payload": payloads}, schema={"payload": pl.String}).with_row_index("_row")
+    )
+    conn = duckdb.connect()
+    try:
+        conn.register("candidates", candidates)
+        read = conn.sql(
+            f"SELECT {', '.join(['*', *strings])} FROM (SELECT {', '.join(['*', *elements])} FROM ("
+            f"SELECT _row, json_type(payload, ['$', {objects}, {types}]) AS _types, "
+            f"json_extract_string(payload, [{texts}]) AS _texts, "
+            f"{distinct_keys([f'json_keys(payload, [{objects}])'])} AS _distinct "
+            "FROM candidates WHERE json_valid(payload)))"
+        ).pl()
+    finally:
+        conn.close()
+    accepted = [
+        pl.col("_types").list.first() == "OBJECT",
+        pl.col("_types")
+        .list.slice(1, len(parents))
+        .list.eval(pl.element().is_null() | pl.element().is_in(["OBJECT", "NULL"]))
+        .list.all(),
+        pl.col("_distinct"),
+    ]
+    cells = []
+    for i, f in enumerate(fields):
+        text = pl.col("_texts").list.get(told.index(i)) if i in told else pl.lit(None, pl.String)
+        items = (pl.col(f"_items_{i}"), pl.col(f"_items_ok_{i}")) if i in lists else None
+        readable, cell = bulk_cell(pl.col("_types").list.get(1 + len(parents) + i), text, f, items)
+        accepted.append(readable)
+        cells += cell
+    return read.filter(pl.all_horizontal(accepted)).select("_row", *cells)
+
+
+def bulk_cell(
+    duck: pl.Expr, text: pl.Expr, f: Field, items: tuple[pl.Expr, pl.Expr] | None = None
+) -> tuple[pl.Expr, list[pl.Expr]]:
+    """Whether DuckDB's reading of field ``f`` (the JSON type ``duck`` of its value and its text, for a
+    list field the texts of its string elements and whether they were read as Python reads them) is
+    Python's cell, and that cell's four columns (see read_cells)."""
+    plain = duck.is_null() | duck.is_in(BULK_PLAIN)
+    if f.kind == "object":  # its text is never read, so an object is all a rule reads in bulk
+        plain = duck.is_null() | duck.is_in(["OBJECT", "NULL"])
+    if f.kind == "weeks":
+        plain |= (duck == "ARRAY") & text.str.contains(_BULK_WEEKS)
+    if items is not None:
+        plain |= (duck == "ARRAY") & items[1]
+    untold = duck.is_in(["OBJECT", "ARRAY"]) & (f.kind != "weeks")
+    return plain, [
+        duck.replace_strict(BULK_KINDS, default=None, return_dtype=pl.String)
+        .fill_null("null")
+        .alias(f"_t_{f.column}"),
+        pl.when(~untold & (duck != "NULL")).then(text).alias(f"_x_{f.column}"),
+        (pl.when(duck == "ARRAY").then(items[0]) if items else pl.lit(None, pl.List(pl.String))).alias(
+            f"_i_{f.column}"
+        ),
+        pl.lit(False).alias(f"_f_{f.column}"),
+    ]
+
+
+def _cells_of_payloads(payloads: pl.Series, fields: list[Field]) -> tuple[pl.DataFrame, pl.Series]:
+    """The cells of ``fields`` for every payload (``read_cells``), read in bulk where DuckDB reads them as
+    Python would (``_bulk_cells``) and by Python otherwise, and ``_unreadable``: why a payload is not a JSON
+    object (``decode``), else null."""
+    bulk = _bulk_cells(payloads, fields)
+    rest = (
+        pl.DataFrame({"payload": payloads}, schema={"payload": pl.String})
+        .with_row_index("_row")
+        .join(bulk.select("_row"), on="_row", how="anti")
+    )
+    decoded = decode_all(rest.get_column("payload").to_list())
+    cells = pl.concat(
+        [bulk, read_cells((doc for doc, _ in decoded), fields).insert_column(0, rest.get_column("_row"))]
+    ).sort("_row")
+    why = pl.DataFrame(
+        {"_row": rest.get_column("_row"), "_unreadable": [why for _, why in decoded]},
+        schema={"_row": pl.UInt32, "_unreadable": pl.String},
+    )
+    unreadable = cells.select("_row").join(why, on="_row", how="left").get_column("_unreadable")
+    return cells.drop("_row"), unreadable
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -576,18 +751,16 @@ def _judge_cells(cells: pl.DataFrame, fields: list[Field], snapshot_date: date) 
 
 @without_gc
 def read_records(
-    raw: pl.DataFrame,
-    fields: list[Field],
-    snapshot_date: date,
-    decoded: list[tuple[Any, str | None]] | None = None,
+    raw: pl.DataFrame, fields: list[Field], snapshot_date: date, cells: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """The raw records' columns (``record_key``, ``payload``, ...), one typed column per field, ``_reasons``
-    and ``repairs``; a payload that is not a JSON object has that as its only reason. ``decoded``: the
-    payloads already decoded (``decode``), for a caller that reads more from them."""
-    if decoded is None:
-        decoded = decode_all(raw.get_column("payload").to_list())
-    frame = _judge_cells(_read_cells((doc for doc, _ in decoded), fields), fields, snapshot_date)
-    unreadable = pl.Series("_unreadable", [why for _, why in decoded], dtype=pl.String)
+    and ``repairs``; a payload that is not a JSON object has that as its only reason. ``cells``: the
+    records' cells (``read_cells``) read already, for a caller whose records are not payloads."""
+    if cells is None:
+        cells, unreadable = _cells_of_payloads(raw.get_column("payload"), fields)
+    else:
+        unreadable = pl.Series("_unreadable", dtype=pl.String).extend_constant(None, raw.height)
+    frame = _judge_cells(cells, fields, snapshot_date)
     return pl.concat([raw, frame], how="horizontal").with_columns(
         pl.when(unreadable.is_not_null())
         .then(pl.concat_list(pl.lit(unreadable)))
