@@ -298,13 +298,16 @@ def _release_file_cells(documents: pl.DataFrame) -> pl.DataFrame:
         [None if f is None else getattr(f, key) for f in files]
         for key in ("upload_time_iso_8601", "yanked", "requires_python")
     )
-    columns = {
-        "_row": (rows, pl.UInt32),
-        "pypi_name": (names, pl.String),
-        "_is_file": ([f is not None for f in files], pl.Boolean),
+    typed = pl.DataFrame(
+        {"_row": rows, "pypi_name": names, "_is_file": [f is not None for f in files]},
+        schema={"_row": pl.UInt32, "pypi_name": pl.String, "_is_file": pl.Boolean},
+    )
+    values: dict[str, list[Any]] = {
+        "version": versions,
+        "uploaded_at": uploads,
+        "yanked": yanked,
+        "requires_python": requires,
     }
-    typed = pl.DataFrame({k: pl.Series(k, v, dtype=t) for k, (v, t) in columns.items()})
-    values = {"version": versions, "uploaded_at": uploads, "yanked": yanked, "requires_python": requires}
     cells = []
     for f in _FILE_FIELDS:
         value = pl.Series(values[f.column], dtype=pl.Boolean if f.kind == "bool" else pl.String)

@@ -9,6 +9,7 @@ another URL), because the index's address is a setting and the catalogue links t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 import polars as pl
@@ -167,18 +168,44 @@ def repo_host(url: pl.Expr) -> pl.Expr:
     )
 
 
+# The common shape of a GitHub repository link, read in polars; any other goes to github_full_name. The
+# owner and name are those _OWNER and _NAME accept, a name ending in .git (which Python strips) excepted.
+_PLAIN_GITHUB = r"^https?://(?:www\.)?github\.com/([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z0-9._-]{1,100})/?$"
+# The common shapes of a PyPI link, a bare name and .../pypi/NAME or .../project/NAME, read in polars; any
+# other goes to pypi_project_name. A name is what _PROJECT accepts.
+_PLAIN_PYPI = (
+    r"^(?:https?://[A-Za-z0-9.-]+/(?:pypi|project)/)?([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:/|$)$"
+)
+
+
+def _in_bulk(value: pl.Expr, plain: pl.Expr, each: Callable[[str], str | None]) -> pl.Expr:
+    """``plain`` (the answer where it is not null) else ``each`` of the value, called in Python only for the
+    values ``plain`` has no answer for."""
+    return pl.coalesce(
+        plain,
+        pl.when(plain.is_null()).then(value).map_elements(each, return_dtype=pl.String, skip_nulls=True),
+    )
+
+
 def github_full_names(url: pl.Expr) -> pl.Expr:
     """``owner/name`` (lower case) per repository URL, null for anything that is not a GitHub repository."""
-    return url.map_elements(github_full_name, return_dtype=pl.String, skip_nulls=True)
+    owner, name = (url.str.extract(_PLAIN_GITHUB, group) for group in (1, 2))
+    plain = (
+        pl.when(
+            ~owner.str.to_lowercase().is_in(list(_RESERVED_OWNERS))
+            & ~name.str.to_lowercase().str.ends_with(".git")
+            & ~name.is_in([".", ".."])
+        )
+        .then(pl.concat_str(owner, pl.lit("/"), name))
+        .str.to_lowercase()
+    )
+    return _in_bulk(url, plain, github_full_name)
 
 
 def pypi_names(pypi_url: pl.Expr) -> pl.Expr:
     """The PEP 503 normalized PyPI project name per ``pypi_url``, null where it names none."""
-    return pypi_url.map_elements(
-        lambda url: (name := pypi_project_name(url)) and normalize_name(name),
-        return_dtype=pl.String,
-        skip_nulls=True,
-    )
+    plain = pypi_url.str.extract(_PLAIN_PYPI, 1).str.replace_all(r"[-_.]+", "-").str.to_lowercase()
+    return _in_bulk(pypi_url, plain, lambda url: (name := pypi_project_name(url)) and normalize_name(name))
 
 
 def linked_id(link: pl.Expr, resource: str) -> pl.Expr:

@@ -90,7 +90,9 @@ ODD = [
 
 
 def _corpus() -> list[str]:
-    return [line for file in sorted(HOSTILE.glob("*.jsonl")) for line in file.read_text().splitlines() if line]
+    return [
+        line for file in sorted(HOSTILE.glob("*.jsonl")) for line in file.read_text().splitlines() if line
+    ]
 
 
 def _python_cells(payloads: list[str | None], fields: list[Field]) -> pl.DataFrame:

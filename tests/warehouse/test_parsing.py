@@ -199,3 +199,58 @@ def test_forge_paths_reads_every_url_forge_repository_reads():
         "bitbucket:w/r",
         "gitlab:a/b",
     ]
+
+
+def test_identifier_columns_read_every_link_as_the_functions_for_one_value_do():
+    from warehouse.identifiers import (
+        github_full_name,
+        github_full_names,
+        normalize_name,
+        pypi_names,
+        pypi_project_name,
+    )
+
+    # The common shapes are read in polars, the others in Python: both must give what the functions give.
+    links = [
+        "https://github.com/Owner/Repo",
+        "https://github.com/owner/repo/",
+        "http://www.github.com/a-b/c.d_e",
+        "https://github.com/a/b.git",
+        "https://github.com/a/b.GIT/",
+        "https://github.com/orgs/x",
+        "https://github.com/Topics/x",
+        "https://github.com/a/.",
+        "https://github.com/a/..",
+        "https://github.com/-a/b",
+        "https://github.com/" + "a" * 40 + "/b",
+        "https://github.com/a/b/tree/main",
+        "https://GitHub.com/a/b",
+        "HTTPS://github.com/a/b",
+        " https://github.com/a/b ",
+        "git@github.com:a/b.git",
+        "https://github.com:443/a/b",
+        "https://gitlab.com/a/b",
+        "https://pypi.org/project/Django_Foo.Bar/",
+        "https://pypi.org/project/django-foo",
+        "https://pypi.python.org/pypi/django-foo/1.0",
+        "http://pypi.org/pypi/project/",
+        "https://pypi.org/project/pypi/",
+        "https://x.org/project/a%2Db/",
+        "https://pypi.org/project/-bad-/",
+        "django-bar",
+        "Django__Bar..baz",
+        " django-bar ",
+        "https://a.b/c/d",
+        "",
+        None,
+    ]
+    frame = pl.DataFrame({"link": links}, schema={"link": pl.String})
+    got = frame.select(
+        github_full_names(pl.col("link")).alias("github"), pypi_names(pl.col("link")).alias("pypi")
+    )
+    assert got.get_column("github").to_list() == [github_full_name(u) for u in links]
+    assert got.get_column("pypi").to_list() == [
+        (name := pypi_project_name(u)) and normalize_name(name) for u in links
+    ]
+    assert got.get_column("github").to_list()[:4] == ["owner/repo", "owner/repo", "a-b/c.d_e", "a/b"]
+    assert got.get_column("pypi").to_list()[18:21] == ["django-foo-bar", "django-foo", "django-foo"]
