@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from warehouse.store import Warehouse
 
 TABLES = ("attribute_history",)
+INPUTS = (
+    "package_snapshots",
+    "grid_package_snapshots",
+    "pypi_projects",
+    "repository_snapshots",
+)  # see stitching
 MIGRATIONS = (4,)  # as in warehouse/stitching.py
 TABLE = "attribute_history"
 

@@ -8,7 +8,9 @@ and applies a migration that made or changed a step's tables (the step's `MIGRAT
 upgrades with every row accounted for. `dpw backfill` does not rebuild:
 it recomputes each date through the recompute job, whose publication refreshes that date like any run's.
 
-A step is a module with `TABLES` (the tables it owns), `MIGRATIONS`, `refresh(wh, day)` and `rebuild(wh)`.
+A step is a module with `TABLES` (the tables it owns), `INPUTS` (the published tables it reads), `MIGRATIONS`,
+`refresh(wh, day)` and `rebuild(wh)`. A publication that leaves a step's inputs for its date as they were
+(a recompute with nothing new to say) does not refresh it.
 """
 
 from __future__ import annotations
@@ -30,10 +32,19 @@ def tables() -> tuple[str, ...]:
     return tuple(table for step in STEPS for table in step.TABLES)
 
 
-def refresh(wh: Warehouse, day: date) -> None:
+def refresh(wh: Warehouse, day: date, changed: Iterable[str] | None = None) -> list[str]:
+    """Refresh what publishing ``day`` changes: every step, or (``changed``: the tables whose rows of ``day``
+    the publication changed) the steps that read one of them; return the tables refreshed."""
+    touched = None if changed is None else set(changed)
+    refreshed: list[str] = []
     with wh.transaction():
         for step in STEPS:
-            step.refresh(wh, day)
+            if touched is None or touched & set(step.INPUTS):
+                step.refresh(wh, day)
+                refreshed.extend(step.TABLES)
+                if touched is not None:
+                    touched.update(step.TABLES)
+    return refreshed
 
 
 def rebuild(wh: Warehouse, migrated: Iterable[int] | None = None) -> list[str]:

@@ -189,6 +189,13 @@ TABLES: tuple[str, ...] = (
     "package_contributors",
 )
 MIGRATIONS = (5,)  # as in warehouse/stitching.py
+INPUTS = (  # as in warehouse/stitching.py
+    "daily_package_metrics",
+    "grid_package_snapshots",
+    "package_snapshots",
+    "pypi_projects",
+    "release_snapshots",
+)
 
 
 # How many days before a date a snapshot its deltas read can be.

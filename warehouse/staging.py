@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import polars as pl
 
 from warehouse import compaction, history, raw
@@ -126,27 +127,45 @@ def publish(
         wh.conn.execute("ATTACH ? AS staged (READ_ONLY)", [str(staged)])
         try:
             with wh.transaction() as conn:
-                compaction.forget(conn, [day])
+                changed = []
                 for table in tables:
                     if table == "raw_records":
                         written[table] = raw.publish_raw(conn, "staged", day)
+                        changed.append(table)
                         continue
                     columns = ", ".join(f'"{c}"' for c in wh.columns(table))
-                    conn.execute(f'DELETE FROM main."{table}" WHERE snapshot_date = ?', [day])
-                    conn.execute(
-                        f'INSERT INTO main."{table}" ({columns}) SELECT {columns} FROM staged."{table}" '
-                        "WHERE snapshot_date = ?",
-                        [day],
-                    )
+                    # Rows that come out as they were stay as they are: a recompute with nothing new to
+                    # say rewrites nothing, and refreshes no history.
+                    if not _same_rows(conn, table, columns, day):
+                        conn.execute(f'DELETE FROM main."{table}" WHERE snapshot_date = ?', [day])
+                        conn.execute(
+                            f'INSERT INTO main."{table}" ({columns}) SELECT {columns} FROM staged."{table}" '
+                            "WHERE snapshot_date = ?",
+                            [day],
+                        )
+                        changed.append(table)
                     written[table] = conn.execute(
                         f'SELECT count(*) FROM main."{table}" WHERE snapshot_date = ?', [day]
                     ).fetchall()[0][0]
-                history.refresh(wh, day)
+                if changed:  # rows appended after the month's others: it is out of order again
+                    compaction.forget(conn, [day])
+                history.refresh(wh, day, changed)
                 for table, frame in logs.items():
                     wh.replace_run(table, run_id, frame)
         finally:
             wh.conn.execute("DETACH staged")
     return written
+
+
+def _same_rows(conn: duckdb.DuckDBPyConnection, table: str, columns: str, day: date) -> bool:
+    """Whether the staged rows of ``day`` in ``table`` are the stored ones, as multisets (exactly: no hash)."""
+    rows = f'SELECT {columns} FROM {{}}."{table}" WHERE snapshot_date = $d'
+    differing = conn.execute(
+        f"SELECT (SELECT count(*) FROM ({rows.format('main')} EXCEPT ALL {rows.format('staged')})) "
+        f"+ (SELECT count(*) FROM ({rows.format('staged')} EXCEPT ALL {rows.format('main')}))",
+        {"d": day},
+    ).fetchall()[0][0]
+    return differing == 0
 
 
 def discard(*paths: Path) -> None:

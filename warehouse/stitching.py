@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 TABLE = "weekly_commits"
 TABLES = (TABLE,)
+# The published tables whose rows of a date this step reads: a publication that leaves them as they were
+# leaves this step's tables as they were too.
+INPUTS = ("daily_package_metrics",)
 # The migrations that made or changed these tables: applying one rebuilds this step and those after it.
 MIGRATIONS = (3,)
 _COLUMNS = "package_id, week_start, commits, source, observed_on"

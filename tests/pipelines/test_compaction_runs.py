@@ -68,14 +68,33 @@ def test_the_first_capture_of_a_month_compacts_the_month_before(across_a_month):
     assert sorted(first_ids) == sorted(ids) and first_ids != sorted(first_ids)
 
 
+def _stale(path: Path, day: date) -> None:
+    """One stored row of ``day`` made different from what its raw gives, so a recompute rewrites the date."""
+    with Warehouse(path) as wh:
+        wh.conn.execute(
+            "UPDATE package_snapshots SET title = 'stale' WHERE snapshot_date = $d "
+            "AND package_id = (SELECT min(package_id) FROM package_snapshots WHERE snapshot_date = $d)",
+            {"d": day},
+        )
+
+
 def test_a_recompute_makes_the_month_due_and_dpw_compact_compacts_it(across_a_month, tmp_path, monkeypatch):
     path, last_day = _copy(across_a_month, tmp_path), across_a_month[1]
     point_sources(monkeypatch, closed_url())
     runner = CliRunner()
 
+    # A recompute whose rows come out as they were rewrites nothing: the month stays compacted.
+    result = runner.invoke(app, ["ingest", "--date", str(last_day), "--warehouse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert _compacted(path) == [last_day.replace(day=1)]
+    assert _stored_ids(path, last_day) == sorted(_stored_ids(path, last_day))
+
+    _stale(path, last_day)
     result = runner.invoke(app, ["ingest", "--date", str(last_day), "--warehouse", str(path)])
     assert result.exit_code == 0, result.output
     assert _compacted(path) == []  # a recompute leaves the compaction to the next capture or a command
+    with Warehouse(path, read_only=True) as wh:
+        assert wh.row("SELECT count(*) FILTER (title = 'stale') FROM package_snapshots") == (0,)
 
     result = runner.invoke(app, ["compact", "--warehouse", str(path)])
     assert result.exit_code == 0, result.output
@@ -91,6 +110,7 @@ def test_a_recompute_makes_the_month_due_and_dpw_compact_compacts_it(across_a_mo
 def test_a_backfill_compacts_once_at_its_end(across_a_month, tmp_path, monkeypatch):
     path, last_day = _copy(across_a_month, tmp_path), across_a_month[1]
     point_sources(monkeypatch, closed_url())
+    _stale(path, last_day)
 
     result = CliRunner().invoke(
         app, ["backfill", "--from", str(last_day), "--to", str(last_day), "--warehouse", str(path)]

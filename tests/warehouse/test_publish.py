@@ -1,0 +1,113 @@
+"""A publication writes the tables whose rows of the date changed, and refreshes only the history steps that read
+one of them: a recompute with nothing new to say rewrites nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.warehouse.test_marts import metric, rows
+from warehouse import attributes, compaction, history, marts, staging, stitching
+from warehouse.store import Warehouse
+
+DAY = date(2026, 6, 1)
+WEEKS = [1, 0, 2] * 17 + [3]
+ANCHOR = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _stage(path: Path, title: str = "A package", stars: int = 7) -> Path:
+    with Warehouse(path) as wh:
+        wh.replace_partitions(
+            DAY,
+            {
+                "package_snapshots": rows("package_snapshots", DAY, {"package_id": 1, "title": title}),
+                "daily_package_metrics": rows(
+                    "daily_package_metrics",
+                    DAY,
+                    metric(1, stars=stars, weeks=WEEKS, weeks_source="github", weeks_anchor_at=ANCHOR),
+                ),
+            },
+        )
+    return path
+
+
+@pytest.fixture
+def refreshed(monkeypatch) -> list[str]:
+    """The history steps each publication refreshes, in order."""
+    calls: list[str] = []
+    for step in history.STEPS:
+        original = step.refresh
+
+        def spy(wh, day, step=step, original=original):
+            calls.append(step.__name__.rsplit(".", 1)[1])
+            return original(wh, day)
+
+        monkeypatch.setattr(step, "refresh", spy)
+    return calls
+
+
+def _publish(main: Path, staged: Path) -> dict[str, int]:
+    return staging.publish(main, staged, DAY, "run", {}, tables=staging.DERIVED_TABLES)
+
+
+def _stored(main: Path) -> list[tuple]:
+    with Warehouse(main, read_only=True) as wh:
+        return [
+            *wh.query("SELECT package_id, title FROM package_snapshots").rows(),
+            *wh.query("SELECT package_id, stars FROM daily_package_metrics").rows(),
+            *wh.query("SELECT count(*), sum(commits) FROM weekly_commits").rows(),
+        ]
+
+
+def test_the_same_rows_again_rewrite_nothing_and_refresh_nothing(tmp_path, refreshed):
+    main = tmp_path / "warehouse.duckdb"
+    written = _publish(main, _stage(tmp_path / "a.duckdb"))
+    assert refreshed == ["stitching", "attributes", "marts"]
+    assert written["package_snapshots"] == written["daily_package_metrics"] == 1
+    before = _stored(main)
+    with Warehouse(main) as wh:  # as if the month had been compacted since
+        wh.conn.execute("INSERT INTO compacted_months VALUES ($m, now(), 2)", {"m": DAY.replace(day=1)})
+
+    refreshed.clear()
+    again = _publish(main, _stage(tmp_path / "b.duckdb"))
+
+    assert refreshed == []
+    assert again == written  # the counts are still reported
+    assert _stored(main) == before == [(1, "A package"), (1, 7), (52, sum(WEEKS))]
+    with Warehouse(main, read_only=True) as wh:
+        assert compaction.due(wh) == []  # nothing was rewritten, so the month is still compacted
+        assert wh.row("SELECT count(*) FROM compacted_months") == (1,)
+
+
+@pytest.mark.parametrize(
+    ("change", "steps", "stored"),
+    [
+        ({"stars": 9}, ["stitching", "marts"], [(1, "A package"), (1, 9), (52, sum(WEEKS))]),
+        ({"title": "Renamed"}, ["attributes", "marts"], [(1, "Renamed"), (1, 7), (52, sum(WEEKS))]),
+    ],
+)
+def test_a_changed_table_refreshes_the_steps_that_read_it(tmp_path, refreshed, change, steps, stored):
+    main = tmp_path / "warehouse.duckdb"
+    _publish(main, _stage(tmp_path / "a.duckdb"))
+    refreshed.clear()
+
+    _publish(main, _stage(tmp_path / "b.duckdb", **change))
+
+    assert refreshed == steps
+    assert _stored(main) == stored
+    with Warehouse(main, read_only=True) as wh:
+        title = wh.row("SELECT value FROM attribute_history WHERE attribute = 'title'")
+        assert title == (stored[0][1],)
+
+
+def test_every_step_names_the_published_tables_it_reads():
+    """A step refreshed only when its INPUTS change must list every published table its SQL reads."""
+    import inspect
+    import re
+
+    for step in (stitching, attributes, marts):
+        source = inspect.getsource(step)
+        read = {t for t in staging.DERIVED_TABLES if re.search(rf"\b{t}\b", source)} - set(step.TABLES)
+        assert read == set(step.INPUTS), step.__name__
