@@ -158,14 +158,19 @@ def publish(
 
 
 def _same_rows(conn: duckdb.DuckDBPyConnection, table: str, columns: str, day: date) -> bool:
-    """Whether the staged rows of ``day`` in ``table`` are the stored ones, as multisets (exactly: no hash)."""
-    rows = f'SELECT {columns} FROM {{}}."{table}" WHERE snapshot_date = $d'
-    differing = conn.execute(
-        f"SELECT (SELECT count(*) FROM ({rows.format('main')} EXCEPT ALL {rows.format('staged')})) "
-        f"+ (SELECT count(*) FROM ({rows.format('staged')} EXCEPT ALL {rows.format('main')}))",
-        {"d": day},
-    ).fetchall()[0][0]
-    return differing == 0
+    """Whether the staged rows of ``day`` in ``table`` are the stored ones, exactly (no hash): paired on the
+    table's key, as many on both sides and no pair differing; a table without a key as multisets."""
+    rows = f'(SELECT {columns} FROM {{}}."{table}" WHERE snapshot_date = $d)'
+    stored, staged = rows.format("main"), rows.format("staged")
+    key = compaction.clustered_tables().get(table)
+    if key:
+        on = " AND ".join(f'm."{k}" = s."{k}"' for k in key)
+        differing = f"SELECT count(*) FROM {stored} m FULL JOIN {staged} s ON {on} WHERE m IS DISTINCT FROM s"
+        counts = f"(SELECT count(*) FROM {stored}) <> (SELECT count(*) FROM {staged})"
+        sql = f"SELECT ({differing}) > 0 OR {counts}"
+    else:
+        sql = f"SELECT EXISTS ({stored} EXCEPT ALL {staged}) OR EXISTS ({staged} EXCEPT ALL {stored})"
+    return not conn.execute(sql, {"d": day}).fetchall()[0][0]
 
 
 def discard(*paths: Path) -> None:
