@@ -153,7 +153,8 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
             # Every page repeats its list's count, which can grow mid-crawl: the largest is the one to reach.
             reported[name] = max(count, reported.get(name, count))
     # Every member of every object, a key given twice included (json_keys and '$.*' list them all, in the
-    # same order): what json_each gives, without the columns it builds for each member.
+    # same order): what json_each gives, without the columns it builds for each member. A member is filled
+    # unless its JSON type is null; its value is never written out.
     keys = wh.query(
         f"""
         WITH records AS (
@@ -161,10 +162,10 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
             WHERE snapshot_date = $d AND source IN (SELECT unnest($s))
               AND json_valid(payload) AND json_type(payload) = 'OBJECT'
         ), members AS (
-            SELECT source, unnest(json_keys(payload)) AS key, unnest(json_extract(payload, '$.*')) AS value
+            SELECT source, unnest(json_keys(payload)) AS key, unnest(json_type(payload, '$.*')) AS type
             FROM records
         )
-        SELECT source, key, bool_or(value <> 'null') AS filled
+        SELECT source, key, bool_or(type <> 'NULL') AS filled
         FROM members
         WHERE NOT starts_with(key, '_')
         GROUP BY source, key

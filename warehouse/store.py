@@ -135,6 +135,8 @@ class Warehouse:
         # One deadline for both waits (the lock beside the file, then DuckDB's own): the wait is the wait.
         deadline = time.monotonic() + wait
         self._lock = self._acquire(deadline, wait)
+        # A file this open creates holds no rows, so the history its migrations would rebuild is empty.
+        created = not read_only and not self.path.exists()
         try:
             self.conn = self._connect(deadline, wait)
         except BaseException:
@@ -149,7 +151,7 @@ class Warehouse:
             else:
                 self.migrated = self.migrate()
                 self.refresh_views()
-                if self.migrated:
+                if self.migrated and not created:
                     history.rebuild(self, self.migrated)
         except BaseException:
             # A migration or a view that fails leaves no open connection holding DuckDB's lock.
