@@ -11,6 +11,7 @@ its retries) is a row with that status, so fetched = accepted + rejected for eac
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -421,7 +422,12 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
     repair of the project. Upload times after the snapshot date are unknown, so they never make a release
     look recent.
     """
-    items = _release_file_cells(raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS)))
+    # The projects' fields are read by DuckDB and polars, which let go of the GIL, while Python decodes the
+    # release files: on two cores the one hides most of the other.
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        read = beside.submit(_read_by_status, raw, PYPI_FIELDS, snapshot_date, PYPI_DOCUMENTS, PYPI_OUTCOMES)
+        items = _release_file_cells(raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS)))
+        projects_read = read.result()
     files = read_records(
         items.select("pypi_name", "_is_file", pl.lit(None, pl.String).alias("payload")),
         _FILE_FIELDS,
@@ -448,8 +454,7 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
         ((pl.col("repairs").list.len() > 0) | ~usable).any().alias("_files_repaired")
     )
     frame = (
-        _read_by_status(raw, PYPI_FIELDS, snapshot_date, PYPI_DOCUMENTS, PYPI_OUTCOMES)
-        .with_columns(pl.col("record_key").alias("pypi_name"))
+        projects_read.with_columns(pl.col("record_key").alias("pypi_name"))
         .join(per_project, on="pypi_name", how="left", maintain_order="left")
         .join(repaired, on="pypi_name", how="left", maintain_order="left")
         .with_columns(
