@@ -47,7 +47,9 @@ def sanitize_weeks(raw: pl.Expr, constants: ScoreConstants = DPAS1) -> pl.Expr:
     length = stripped.str.len_chars()
     text, body = f("text"), f("body")
     absent, is_array, is_json_string = f("absent"), f("is_array"), f("is_json_string")
-    number = pl.element().str.strip_chars().cast(pl.Float64, strict=False)
+    # Each entry is read as a number once (the "numbers" step), then judged: inside list.eval an expression
+    # used twice is evaluated twice, and reading text is most of the cost.
+    number = pl.element()
     valid = number.is_finite() & (number >= 0) & (number == number.floor()) & (number <= _MAX_WEEK_VALUE)
     values, raw_len, n_invalid = f("values"), f("raw_len"), f("n_invalid")
     padding = pl.lit([None] * window, dtype=pl.List(pl.Int64))
@@ -79,9 +81,10 @@ def sanitize_weeks(raw: pl.Expr, constants: ScoreConstants = DPAS1) -> pl.Expr:
             pl.when(absent | (body == ""))
             .then(pl.lit(None, pl.List(pl.String)))
             .otherwise(body.str.split(","))
-            .list.eval(pl.when(valid).then(number).cast(pl.Int64))
-            .alias("values")
+            .list.eval(pl.element().str.strip_chars().cast(pl.Float64, strict=False))
+            .alias("numbers")
         ],
+        [f("numbers").list.eval(pl.when(valid).then(number).cast(pl.Int64)).alias("values")],
         [
             values.list.len().fill_null(0).cast(pl.UInt32).alias("raw_len"),
             values.list.agg(pl.element().null_count()).fill_null(0).cast(pl.UInt32).alias("n_invalid"),
