@@ -157,10 +157,10 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
     # unless its JSON type is null; its value is never written out.
     keys = wh.query(
         f"""
-        WITH records AS (
-            SELECT source, payload FROM {RAW_TEXT} r
-            WHERE snapshot_date = $d AND source IN (SELECT unnest($s))
-              AND json_valid(payload) AND json_type(payload) = 'OBJECT'
+        WITH texts AS MATERIALIZED (  -- read once: each use would rebuild every text
+            SELECT source, payload FROM {RAW_TEXT} r WHERE snapshot_date = $d AND source IN (SELECT unnest($s))
+        ), records AS (  -- JSON objects: try() is null where the text is no JSON, in one reading of it
+            SELECT source, payload FROM texts WHERE try(json_type(payload)) = 'OBJECT'
         ), members AS (
             SELECT source, unnest(json_keys(payload)) AS key, unnest(json_type(payload, '$.*')) AS type
             FROM records

@@ -1,9 +1,13 @@
 """Turn raw source records (JSON text as received) into typed rows, repairing what is odd but usable
 and quarantining what is not.
 
-No record may stop a day, so nothing here is strict. Each payload is decoded once, in Python (the only
-JSON reader that keeps every value: integers of any size, NaN, lone surrogates), into one cell per field:
-the value's JSON type and its text. Everything after that is polars, driven by the policy tables below:
+No record may stop a day, so nothing here is strict. Each payload is read into one cell per field: the
+value's JSON type and its text. Python's ``json`` is the reference reader (it keeps every value: integers
+of any size, NaN, lone surrogates, the last copy of a key given twice), but reading value by value in
+Python is most of a day's parse, so the payloads that DuckDB's JSON reader reads exactly as Python would
+(nearly all of them) are read in bulk by DuckDB, and only the others by Python (``_cells_of_payloads``;
+tests/warehouse/test_bulk_cells.py compares the two). Everything after that is polars, driven by the policy
+tables below:
 each field's rule reads its cell non-strictly and says whether the value is usable, usable after a
 repair (control characters stripped, credentials removed, non-strings dropped from a list), or unusable.
 An unusable required field rejects the record with a reason naming the field; an unusable optional one
@@ -425,12 +429,13 @@ def _bulk_cells(payloads: pl.Series, fields: list[Field]) -> pl.DataFrame:
     conn = duckdb.connect()
     try:
         conn.register("candidates", candidates)
+        # The types first: try() is null where DuckDB finds no JSON, and the rest reads only the others.
         read = conn.sql(
             f"SELECT {', '.join(['*', *strings])} FROM (SELECT {', '.join(['*', *elements])} FROM ("
-            f"SELECT _row, json_type(payload, ['$', {objects}, {types}]) AS _types, "
-            f"json_extract_string(payload, [{texts}]) AS _texts, "
-            f"{distinct_keys([f'json_keys(payload, [{objects}])'])} AS _distinct "
-            "FROM candidates WHERE json_valid(payload)))"
+            f"SELECT _row, _types, json_extract_string(payload, [{texts}]) AS _texts, "
+            f"{distinct_keys([f'json_keys(payload, [{objects}])'])} AS _distinct FROM ("
+            f"SELECT _row, payload, try(json_type(payload, ['$', {objects}, {types}])) AS _types "
+            "FROM candidates) WHERE _types IS NOT NULL))"
         ).pl()
     finally:
         conn.close()
