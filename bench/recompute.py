@@ -1,6 +1,6 @@
 """What a recompute of one stored date costs: the write path of `dpw ingest --date D` for a past date.
 
-    .venv/bin/python -m bench.recompute [--packages 50000] [--repeat 3] [--rebuild]
+    .venv/bin/python -m bench.recompute [--packages 50000] [--repeat 3] [--rebuild] [--stale]
                                         [--save DIR] [--compare DIR] [--profile FILE]
 
 Prints figures; it is not a test. It starts the replay server in-process with a synthetic catalogue of
@@ -10,6 +10,11 @@ path `dpw ingest --date D` takes for a past date, and asserts that no request re
 For each recompute it takes the Dagster step durations from the run's events, and times the parts inside
 them (parsing, scoring, pandera validation, staging writes, guards, the publication and its history
 refresh) by wrapping those functions for the benchmark only. Process start and imports are not counted.
+
+`--stale` changes, before each recompute, one value of every stored row of the date in `package_snapshots`
+and `daily_package_metrics`, so that the publication rewrites them and refreshes every history table from
+them, as a recompute after a change of parser or score does; without it the recomputed rows come out as
+stored and the publication writes nothing (only what changed is written).
 
 `--save DIR` writes the recomputed date's tables (and the history tables) as Parquet; `--compare DIR`
 checks the recomputed tables against such a copy row for row (as multisets), so an optimization can be
@@ -163,6 +168,20 @@ def capture(folder: Path, packages: int, seed: int, rebuild: bool) -> tuple[Any,
     return server, settings, day
 
 
+def make_stale(path: Path, day: date) -> None:
+    """Every stored row of ``day`` in the two tables the history reads most made different from what its raw
+    gives (a title and a star count), so the recompute must rewrite them and refresh the history."""
+    from warehouse.store import Warehouse
+
+    with Warehouse(path) as wh, wh.transaction() as conn:
+        conn.execute(
+            "UPDATE package_snapshots SET title = title || ' (stale)' WHERE snapshot_date = $d", {"d": day}
+        )
+        conn.execute(
+            "UPDATE daily_package_metrics SET stars = stars + 1 WHERE snapshot_date = $d", {"d": day}
+        )
+
+
 def snapshot_tables() -> tuple[list[str], list[str]]:
     from warehouse import history, staging
 
@@ -231,6 +250,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dir", type=Path, default=None, help="default /tmp/dpw-bench-recompute/N-seedS")
     parser.add_argument("--rebuild", action="store_true", help="capture the date again")
+    parser.add_argument("--stale", action="store_true", help="change stored rows first, so all is rewritten")
     parser.add_argument("--save", type=Path, help="write the recomputed tables as Parquet here")
     parser.add_argument("--compare", type=Path, help="compare the recomputed tables with a saved copy")
     parser.add_argument("--profile", type=Path, help="cProfile the last recompute into this file")
@@ -250,6 +270,8 @@ def main() -> None:
     cpus: list[float] = []
     try:
         for i in range(args.repeat):
+            if args.stale:
+                make_stale(settings.warehouse, day)
             timers.reset()
             before = dict(server.request_counts())
             profiler = cProfile.Profile() if args.profile and i == args.repeat - 1 else None
@@ -289,7 +311,8 @@ def main() -> None:
 
     print()
     print(
-        f"{args.packages:,} synthetic packages, date {day}, {args.repeat} recomputes, no request "
+        f"{args.packages:,} synthetic packages, date {day}, {args.repeat} recomputes"
+        f"{' of stale rows' if args.stale else ''}, no request "
         f"(replay counts unchanged): median {med(walls):.2f} s "
         f"(min {min(walls):.2f}, max {max(walls):.2f}); Dagster run start to end {med(runs):.2f} s; "
         f"CPU {med(cpus):.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
