@@ -32,12 +32,9 @@ if TYPE_CHECKING:
     from warehouse.store import Warehouse
 
 TABLES = ("attribute_history",)
-INPUTS = (
-    "package_snapshots",
-    "grid_package_snapshots",
-    "pypi_projects",
-    "repository_snapshots",
-)  # see stitching
+INPUTS: dict[str, tuple[str, ...] | None] = dict.fromkeys(  # see stitching
+    ("package_snapshots", "grid_package_snapshots", "pypi_projects", "repository_snapshots")
+)
 MIGRATIONS = (4,)  # as in warehouse/stitching.py
 TABLE = "attribute_history"
 

@@ -8,14 +8,15 @@ and applies a migration that made or changed a step's tables (the step's `MIGRAT
 upgrades with every row accounted for. `dpw backfill` does not rebuild:
 it recomputes each date through the recompute job, whose publication refreshes that date like any run's.
 
-A step is a module with `TABLES` (the tables it owns), `INPUTS` (the published tables it reads), `MIGRATIONS`,
-`refresh(wh, day)` and `rebuild(wh)`. A publication that leaves a step's inputs for its date as they were
-(a recompute with nothing new to say) does not refresh it.
+A step is a module with `TABLES` (the tables it owns), `INPUTS` (the published tables it reads, each with the
+columns it reads or None for all), `MIGRATIONS`, `refresh(wh, day)` and `rebuild(wh)`. A publication that
+leaves the columns a step reads as they were for its date (a recompute with nothing new to say; a rescore,
+for the stitched weeks) does not refresh it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -32,19 +33,28 @@ def tables() -> tuple[str, ...]:
     return tuple(table for step in STEPS for table in step.TABLES)
 
 
-def refresh(wh: Warehouse, day: date, changed: Iterable[str] | None = None) -> list[str]:
-    """Refresh what publishing ``day`` changes: every step, or (``changed``: the tables whose rows of ``day``
-    the publication changed) the steps that read one of them; return the tables refreshed."""
-    touched = None if changed is None else set(changed)
+def refresh(wh: Warehouse, day: date, changed: Mapping[str, Collection[str]] | None = None) -> list[str]:
+    """Refresh what publishing ``day`` changes: every step, or (``changed``: each table whose rows of ``day``
+    the publication changed, with the columns that changed) the steps that read one of those columns;
+    return the tables refreshed."""
+    touched = None if changed is None else {table: set(columns) for table, columns in changed.items()}
     refreshed: list[str] = []
     with wh.transaction():
         for step in STEPS:
-            if touched is None or touched & set(step.INPUTS):
+            if touched is None or _reads(step.INPUTS, touched):
                 step.refresh(wh, day)
                 refreshed.extend(step.TABLES)
-                if touched is not None:
-                    touched.update(step.TABLES)
+                if touched is not None:  # a later step reading them would follow
+                    touched.update({table: set(wh.columns(table)) for table in step.TABLES})
     return refreshed
+
+
+def _reads(inputs: Mapping[str, Collection[str] | None], changed: Mapping[str, set[str]]) -> bool:
+    """Whether a step reading ``inputs`` (table -> its columns read, None: all) reads a changed column."""
+    return any(
+        table in changed and (columns is None or bool(changed[table] & set(columns)))
+        for table, columns in inputs.items()
+    )
 
 
 def rebuild(wh: Warehouse, migrated: Iterable[int] | None = None) -> list[str]:

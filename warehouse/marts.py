@@ -189,12 +189,14 @@ TABLES: tuple[str, ...] = (
     "package_contributors",
 )
 MIGRATIONS = (5,)  # as in warehouse/stitching.py
-INPUTS = (  # as in warehouse/stitching.py
-    "daily_package_metrics",
-    "grid_package_snapshots",
-    "package_snapshots",
-    "pypi_projects",
-    "release_snapshots",
+INPUTS: dict[str, tuple[str, ...] | None] = dict.fromkeys(  # as in warehouse/stitching.py
+    (
+        "daily_package_metrics",
+        "grid_package_snapshots",
+        "package_snapshots",
+        "pypi_projects",
+        "release_snapshots",
+    )
 )
 
 

@@ -127,23 +127,24 @@ def publish(
         wh.conn.execute("ATTACH ? AS staged (READ_ONLY)", [str(staged)])
         try:
             with wh.transaction() as conn:
-                changed = []
+                changed: dict[str, set[str]] = {}
                 for table in tables:
                     if table == "raw_records":
                         written[table] = raw.publish_raw(conn, "staged", day)
-                        changed.append(table)
+                        changed[table] = set(wh.columns(table))
                         continue
-                    columns = ", ".join(f'"{c}"' for c in wh.columns(table))
                     # Rows that come out as they were stay as they are: a recompute with nothing new to
                     # say rewrites nothing, and refreshes no history.
-                    if not _same_rows(conn, table, columns, day):
+                    differing = _changed_columns(conn, table, wh.columns(table), day)
+                    if differing:
+                        columns = ", ".join(f'"{c}"' for c in wh.columns(table))
                         conn.execute(f'DELETE FROM main."{table}" WHERE snapshot_date = ?', [day])
                         conn.execute(
                             f'INSERT INTO main."{table}" ({columns}) SELECT {columns} FROM staged."{table}" '
                             "WHERE snapshot_date = ?",
                             [day],
                         )
-                        changed.append(table)
+                        changed[table] = differing
                     written[table] = conn.execute(
                         f'SELECT count(*) FROM main."{table}" WHERE snapshot_date = ?', [day]
                     ).fetchall()[0][0]
@@ -157,20 +158,28 @@ def publish(
     return written
 
 
-def _same_rows(conn: duckdb.DuckDBPyConnection, table: str, columns: str, day: date) -> bool:
-    """Whether the staged rows of ``day`` in ``table`` are the stored ones, exactly (no hash): paired on the
-    table's key, as many on both sides and no pair differing; a table without a key as multisets."""
-    rows = f'(SELECT {columns} FROM {{}}."{table}" WHERE snapshot_date = $d)'
+def _changed_columns(conn: duckdb.DuckDBPyConnection, table: str, columns: list[str], day: date) -> set[str]:
+    """The columns in which the staged rows of ``day`` in ``table`` differ from the stored ones, exactly (no
+    hash): paired on the table's key, every column when a row has no pair or the counts differ; a table
+    without a key is compared as multisets, all or nothing."""
+    selected = ", ".join(f'"{c}"' for c in columns)
+    rows = f'(SELECT {selected} FROM {{}}."{table}" WHERE snapshot_date = $d)'
     stored, staged = rows.format("main"), rows.format("staged")
     key = compaction.clustered_tables().get(table)
-    if key:
-        on = " AND ".join(f'm."{k}" = s."{k}"' for k in key)
-        differing = f"SELECT count(*) FROM {stored} m FULL JOIN {staged} s ON {on} WHERE m IS DISTINCT FROM s"
-        counts = f"(SELECT count(*) FROM {stored}) <> (SELECT count(*) FROM {staged})"
-        sql = f"SELECT ({differing}) > 0 OR {counts}"
-    else:
+    if not key:
         sql = f"SELECT EXISTS ({stored} EXCEPT ALL {staged}) OR EXISTS ({staged} EXCEPT ALL {stored})"
-    return not conn.execute(sql, {"d": day}).fetchall()[0][0]
+        return set(columns) if conn.execute(sql, {"d": day}).fetchall()[0][0] else set()
+    on = " AND ".join(f'm."{k}" = s."{k}"' for k in key)
+    differing = ", ".join(f'count(*) FILTER (m."{c}" IS DISTINCT FROM s."{c}")' for c in columns)
+    counts = conn.execute(
+        f'SELECT count(*) FILTER (m."{key[0]}" IS NULL OR s."{key[0]}" IS NULL), {differing}, '
+        f"(SELECT count(*) FROM {stored}) <> (SELECT count(*) FROM {staged}) "
+        f"FROM {stored} m FULL JOIN {staged} s ON {on}",
+        {"d": day},
+    ).fetchall()[0]
+    if counts[0] or counts[-1]:
+        return set(columns)
+    return {c for c, n in zip(columns, counts[1:-1], strict=True) if n}
 
 
 def discard(*paths: Path) -> None:

@@ -27,9 +27,12 @@ if TYPE_CHECKING:
 
 TABLE = "weekly_commits"
 TABLES = (TABLE,)
-# The published tables whose rows of a date this step reads: a publication that leaves them as they were
-# leaves this step's tables as they were too.
-INPUTS = ("daily_package_metrics",)
+# The published tables whose rows of a date this step reads, each with the columns it reads (None: all): a
+# publication that leaves them as they were leaves this step's tables as they were too. A rescore changes
+# the scores, not the weeks.
+INPUTS: dict[str, tuple[str, ...] | None] = {
+    "daily_package_metrics": ("package_id", "snapshot_date", "weeks", "weeks_anchor_at", "weeks_source")
+}
 # The migrations that made or changed these tables: applying one rebuilds this step and those after it.
 MIGRATIONS = (3,)
 _COLUMNS = "package_id, week_start, commits, source, observed_on"

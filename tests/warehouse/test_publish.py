@@ -10,6 +10,7 @@ import pytest
 
 from tests.warehouse.test_marts import metric, rows
 from warehouse import attributes, compaction, history, marts, staging, stitching
+from warehouse.contracts import TABLE_MODELS
 from warehouse.store import Warehouse
 
 DAY = date(2026, 6, 1)
@@ -91,7 +92,8 @@ def test_the_same_rows_again_rewrite_nothing_and_refresh_nothing(tmp_path, refre
 @pytest.mark.parametrize(
     ("change", "steps", "stored"),
     [
-        ({"stars": 9}, ["stitching", "marts"], [(1, "A package"), (1, 9), (52, sum(WEEKS))]),
+        # the stitched weeks read the weeks only: a new star count (or score) leaves them as they are
+        ({"stars": 9}, ["marts"], [(1, "A package"), (1, 9), (52, sum(WEEKS))]),
         ({"title": "Renamed"}, ["attributes", "marts"], [(1, "Renamed"), (1, 7), (52, sum(WEEKS))]),
         # one week of the 52, inside a list
         (
@@ -130,3 +132,7 @@ def test_every_step_names_the_published_tables_it_reads():
         source = inspect.getsource(step)
         read = {t for t in staging.DERIVED_TABLES if re.search(rf"\b{t}\b", source)} - set(step.TABLES)
         assert read == set(step.INPUTS), step.__name__
+        for table, columns in step.INPUTS.items():
+            # every column of the table the step's SQL names is among those it declares
+            named = {c for c in TABLE_MODELS[table].to_schema().columns if re.search(rf"\b{c}\b", source)}
+            assert columns is None or named <= set(columns), (step.__name__, named - set(columns or ()))
