@@ -103,12 +103,15 @@ REQUEST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 
 def read_raw(wh: Warehouse, snapshot_date: date, source: str) -> pl.DataFrame:
     """A date's raw rows of one source (``record_key``, ``status``, ``payload``), in key order."""
-    return wh.query(
+    rows = wh.query(
         "SELECT record_key, status, payload FROM "
-        + _texts("r.record_key, r.status", _joined(), "WHERE r.snapshot_date = $d AND r.source = $s")
-        + " ORDER BY record_key, payload",  # copies under one key come back in one order, every time
+        + _texts("r.record_key, r.status", _joined(), "WHERE r.snapshot_date = $d AND r.source = $s"),
         {"d": snapshot_date, "s": source},
     )
+    # Copies under one key come back in one order, every time: by their texts (then status), compared by
+    # their bytes, nulls last, as DuckDB's ORDER BY did. Sorted here, the texts are not carried through
+    # DuckDB's sort (0.2 s of PyPI's 180 MB at 50,000 packages).
+    return rows.sort("record_key", "payload", "status", nulls_last=True)
 
 
 def raw_rows(wh: Warehouse, snapshot_date: date, sources: Iterable[str] | None = None) -> pl.DataFrame:

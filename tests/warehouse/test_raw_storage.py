@@ -522,3 +522,24 @@ def test_an_upgrade_check_sees_a_lost_row(tmp_path: Path):
         )
         back = sorted((d, *row) for d in (D1, D2) for row in stored(wh, d))
     assert back != sorted(LEGACY_ROWS)
+
+
+@pytest.mark.parametrize("stored_order", [[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [2, 5, 0, 3, 1, 4]])
+def test_read_raw_gives_copies_under_one_key_in_one_order_whatever_order_they_were_stored_in(
+    warehouse, stored_order
+):
+    # By key, then text compared by its bytes (é after z), then status; a missing text last.
+    copies = [
+        ("a", "ok", {"id": 1}),
+        ("b", "failed", None),
+        ("b", "ok", {"id": 2, "t": "z"}),
+        ("b", "missing", {"id": 2, "t": "é"}),
+        ("b", "ok", {"id": 2, "t": "é"}),
+        ("c", "ok", {"id": 3}),
+    ]
+    warehouse.replace_partitions(
+        D1, {"raw_records": raw.raw_frame(D1, PACKAGES, [copies[i] for i in stored_order])}
+    )
+    read = raw.read_raw(warehouse, D1, PACKAGES).rows()
+    texts = raw.raw_frame(D1, PACKAGES, copies).select("record_key", "status", "payload").rows()
+    assert read == [texts[i] for i in (0, 2, 3, 4, 1, 5)]
