@@ -33,20 +33,16 @@ def tables() -> tuple[str, ...]:
     return tuple(table for step in STEPS for table in step.TABLES)
 
 
-def refresh(wh: Warehouse, day: date, changed: Mapping[str, Collection[str]] | None = None) -> list[str]:
+def refresh(wh: Warehouse, day: date, changed: Mapping[str, Collection[str]] | None = None) -> None:
     """Refresh what publishing ``day`` changes: every step, or (``changed``: each table whose rows of ``day``
-    the publication changed, with the columns that changed) the steps that read one of those columns;
-    return the tables refreshed."""
+    the publication changed, with the columns that changed) the steps that read one of those columns."""
     touched = None if changed is None else {table: set(columns) for table, columns in changed.items()}
-    refreshed: list[str] = []
     with wh.transaction():
         for step in STEPS:
             if touched is None or _reads(step.INPUTS, touched):
                 step.refresh(wh, day)
-                refreshed.extend(step.TABLES)
                 if touched is not None:  # a later step reading them would follow
                     touched.update({table: set(wh.columns(table)) for table in step.TABLES})
-    return refreshed
 
 
 def _reads(inputs: Mapping[str, Collection[str] | None], changed: Mapping[str, set[str]]) -> bool:
