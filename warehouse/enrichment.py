@@ -10,7 +10,7 @@ its retries) is a row with that status, so fetched = accepted + rejected for eac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -23,7 +23,7 @@ from warehouse import contracts
 from warehouse.parsing import (
     Field,
     Parsed,
-    decode,
+    decode_all,
     gc_paused,
     quarantine,
     read_cells,
@@ -278,8 +278,8 @@ _TYPED_RELEASES = msgspec.json.Decoder(_TypedReleases)
 def _release_file_cells(documents: pl.DataFrame) -> pl.DataFrame:
     """``pypi_name``, ``_is_file`` and the cells of _FILE_FIELDS (``read_cells``) of every file of every
     release of every document (the first document of a name only), in document order: built column by
-    column where msgspec decodes the document's releases to the types the fields expect, and from
-    ``decode_pypi``'s objects otherwise."""
+    column where msgspec decodes the document's releases to the types the fields expect, and from the
+    objects Python's ``json`` reads otherwise (the rare document msgspec refuses)."""
     firsts = documents.with_row_index("_row").filter(pl.col("record_key").is_first_distinct())
     rows, names, versions, files, python = [], [], [], [], []
     with gc_paused():
@@ -324,7 +324,7 @@ def _release_file_cells(documents: pl.DataFrame) -> pl.DataFrame:
         ]
     bulk = typed.with_columns(cells)
     rest = firsts.filter(pl.col("_row").is_in(python))
-    items = list(_release_files(rest, decode_pypi(rest.get_column("payload").to_list())))
+    items = list(_release_files(rest, decode_all(rest.get_column("payload").to_list())))
     by_python = pl.DataFrame(
         {
             "_row": [i["_row"] for i in items],
@@ -336,81 +336,6 @@ def _release_file_cells(documents: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([bulk, pl.concat([by_python, read_cells(items, _FILE_FIELDS)], how="horizontal")]).sort(
         "_row", maintain_order=True
     )
-
-
-# The parts of a PyPI document that PYPI_FIELDS and _FILE_FIELDS read; everything else (a release file's
-# URLs, digests and sizes, most of ``info``) is skipped by the decoder, not built as objects.
-class _PypiFile(msgspec.Struct):
-    upload_time_iso_8601: Any = None
-    yanked: Any = None
-    requires_python: Any = None
-
-
-class _PypiInfo(msgspec.Struct):
-    version: Any = None
-    requires_python: Any = None
-    license_expression: Any = None
-    license: Any = None
-    classifiers: Any = None
-
-
-class _PypiDocument(msgspec.Struct):
-    info: _PypiInfo | None = None
-    last_serial: Any = None
-    releases: dict[str, list[_PypiFile]] | None = None
-
-
-_PYPI_DECODER = msgspec.json.Decoder(_PypiDocument)
-
-
-def decode_pypi(payloads: Iterable[str | None]) -> list[tuple[Any, str | None]]:
-    """``decode`` of every PyPI document, reduced to what the fields read: a document is an object whose
-    ``info`` (an object or null) has the five keys read, ``last_serial``, and ``releases`` (an object or
-    null) with, for each version, a list of files each with the three keys read (absent keys null, as a
-    missing key reads). A PyPI document is large and most of it is never read, so it is decoded by msgspec
-    to those parts only; any document msgspec refuses or would read otherwise than Python's ``json`` (one
-    not of that shape, NaN or a lone surrogate anywhere, an integer beyond msgspec's range, nesting too
-    deep) goes through ``decode``, which keeps every value and says why a payload is unusable."""
-    decoded: list[tuple[Any, str | None]] = []
-    with gc_paused():
-        for payload in payloads:
-            try:
-                doc = _PYPI_DECODER.decode(payload)  # type: ignore[arg-type]
-            except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
-                decoded.append(decode(payload))
-                continue
-            info, releases = doc.info, doc.releases
-            decoded.append(
-                (
-                    {
-                        "info": None
-                        if info is None
-                        else {
-                            "version": info.version,
-                            "requires_python": info.requires_python,
-                            "license_expression": info.license_expression,
-                            "license": info.license,
-                            "classifiers": info.classifiers,
-                        },
-                        "last_serial": doc.last_serial,
-                        "releases": None
-                        if releases is None
-                        else {
-                            version: [
-                                {
-                                    "upload_time_iso_8601": f.upload_time_iso_8601,
-                                    "yanked": f.yanked,
-                                    "requires_python": f.requires_python,
-                                }
-                                for f in files
-                            ]
-                            for version, files in releases.items()
-                        },
-                    },
-                    None,
-                )
-            )
-    return decoded
 
 
 @without_gc

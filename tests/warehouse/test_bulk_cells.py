@@ -160,7 +160,7 @@ def test_release_files_in_bulk_are_the_python_files():
     )
     bulk = _release_file_cells(documents)
     firsts = documents.with_row_index("_row").filter(pl.col("record_key").is_first_distinct())
-    items = list(_release_files(firsts, enrichment.decode_pypi(firsts.get_column("payload").to_list())))
+    items = list(_release_files(firsts, decode_all(firsts.get_column("payload").to_list())))
     python = pl.concat(
         [
             pl.DataFrame(
