@@ -22,6 +22,7 @@ import gc
 import json
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,17 +104,31 @@ def _int_or_float(digits: str) -> int | float:
     return int(digits) if not limit or len(digits) <= limit else float(digits)
 
 
+class _Pause:
+    """How many threads are inside ``gc_paused``, and whether the collector was on before the first came."""
+
+    lock = threading.Lock()
+    depth = 0
+    was_enabled = False
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Python's cycle collector off while documents are decoded and read: JSON makes no cycles, and every
-    collection would walk the millions of objects a day's documents are, again and again."""
-    enabled = gc.isenabled()
-    gc.disable()
+    collection would walk the millions of objects a day's documents are, again and again. The collector
+    is one per process: sources parsed in threads at once keep it off until the last one is done."""
+    with _Pause.lock:
+        if _Pause.depth == 0:
+            _Pause.was_enabled = gc.isenabled()
+            gc.disable()
+        _Pause.depth += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _Pause.lock:
+            _Pause.depth -= 1
+            if _Pause.depth == 0 and _Pause.was_enabled:
+                gc.enable()
 
 
 def without_gc(function: Callable[P, R]) -> Callable[P, R]:

@@ -1,10 +1,12 @@
+import gc
+import threading
 from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
 
 from tests.conftest import sample_packages
-from warehouse.parsing import grid_memberships, parse_categories, parse_packages, parse_timestamp
+from warehouse.parsing import gc_paused, grid_memberships, parse_categories, parse_packages, parse_timestamp
 from warehouse.raw import raw_frame, record_key
 
 # The sample bundle's date (the day after its newest fetch): no record of it is from the future.
@@ -254,3 +256,22 @@ def test_identifier_columns_read_every_link_as_the_functions_for_one_value_do():
     ]
     assert got.get_column("github").to_list()[:4] == ["owner/repo", "owner/repo", "a-b/c.d_e", "a/b"]
     assert got.get_column("pypi").to_list()[18:21] == ["django-foo-bar", "django-foo", "django-foo"]
+
+
+def test_the_collector_stays_paused_until_the_last_parser_is_done():
+    assert gc.isenabled()
+    inside, leave = threading.Event(), threading.Event()
+
+    def slower_parse():
+        with gc_paused():
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=slower_parse)
+    with gc_paused():
+        thread.start()
+        inside.wait(10)
+    assert not gc.isenabled()  # the slower parser is still inside
+    leave.set()
+    thread.join(10)
+    assert gc.isenabled()
