@@ -14,6 +14,10 @@ def check_name(table: str, asset: str | None = None) -> str:
     return "matches_contract" if asset is None else f"{table}_match_contract"
 
 
+def check_key(table: str, asset: str | None = None) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(dg.AssetKey(asset or table), check_name(table, asset))
+
+
 def contract_check_spec(table: str, asset: str | None = None) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         name=check_name(table, asset),

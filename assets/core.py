@@ -1,20 +1,25 @@
 """Validated core tables: typed snapshots of each source's records, rejects quarantined with reasons.
 
-Each is a pure function of the date's raw rows, so a past date recomputes without a request. Every frame
-is checked against its contract before it is staged; the run publishes the date only when all checks pass.
+Each is a pure function of the date's raw rows, so a past date recomputes without a request. One step,
+``core_tables``, reads every selected source's raw, parses the sources at the same time (one thread each:
+their work is in DuckDB, polars and msgspec, which let go of the GIL), then checks and stages each source's
+tables in turn. Every frame is checked against its contract before it is staged; the run publishes the date
+only when all checks pass.
 """
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from datetime import date
 
 import dagster as dg
 import polars as pl
 
-from assets.checks import contract_check_result, contract_check_spec
+from assets.checks import check_key, contract_check_result, contract_check_spec
 from assets.partitions import partition_date, table_metadata, table_spec
 from assets.raw import DJANGOPACKAGES_SOURCES, raw_djangopackages, raw_forges, raw_github, raw_pypi
 from assets.resources import WarehouseResource
-from assets.staging import staged
+from assets.staging import root_cause, staged
 from warehouse import enrichment, parsing
 from warehouse.enrichment import FORGE_SOURCES
 from warehouse.raw import read_raw
@@ -44,7 +49,23 @@ def check_and_stage(
     own (its rejects, in the catalog's ``rejected_records``) cannot carry its check, so a failure there
     fails the step instead.
     """
-    checks = {table: contract_check_result(table, frame) for table, frame in frames.items()}
+    return stage_checked(wh, day, frames, contract_checks(frames), scope, reported=reported)
+
+
+def contract_checks(frames: dict[str, pl.DataFrame]) -> dict[str, dg.AssetCheckResult]:
+    return {table: contract_check_result(table, frame) for table, frame in frames.items()}
+
+
+def stage_checked(
+    wh: Warehouse,
+    day: date,
+    frames: dict[str, pl.DataFrame],
+    checks: dict[str, dg.AssetCheckResult],
+    scope: dict | None = None,
+    *,
+    reported: Collection[str],
+) -> list[dg.AssetCheckResult]:
+    """``check_and_stage`` with the frames' ``contract_checks`` computed already."""
     if all(check.passed for check in checks.values()):
         wh.replace_partitions(day, frames, scope=scope)
     foreign = [table for table, check in checks.items() if table not in reported and not check.passed]
@@ -64,73 +85,9 @@ def materializations(
     ]
 
 
-@dg.multi_asset(
-    specs=[table_spec(table, text, [raw_djangopackages], "core") for table, text in CATALOG_TABLES.items()],
-    check_specs=[contract_check_spec(table) for table in CATALOG_TABLES],
-)
-def djangopackages_catalog(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    day = partition_date(context)
-    with staged(context, warehouse) as wh:
-        packages = parsing.parse_packages(read_raw(wh, day, "djangopackages/packages"), day)
-        categories = parsing.parse_categories(read_raw(wh, day, "djangopackages/categories"), day)
-        raw_grids = read_raw(wh, day, "djangopackages/grids")
-        grids = parsing.parse_grids(raw_grids, day)
-        frames = {
-            "package_snapshots": packages.accepted,
-            "category_snapshots": categories.accepted,
-            "grid_snapshots": grids.accepted,
-            "grid_package_snapshots": parsing.grid_memberships(packages.accepted, raw_grids, day),
-            "rejected_records": pl.concat([packages.rejected, categories.rejected, grids.rejected]),
-        }
-        checks = check_and_stage(
-            wh,
-            day,
-            frames,
-            scope={"rejected_records": ("source", DJANGOPACKAGES_SOURCES)},
-            reported=list(CATALOG_TABLES),
-        )
-    for name, parsed in (("packages", packages), ("categories", categories), ("grids", grids)):
-        context.log.info(f"{name}: {parsed.counts}")
-    yield from materializations(
-        frames, {"package_snapshots": {f"records_{k}": v for k, v in packages.counts.items()}}
-    )
-    yield from checks
-
-
 GITHUB_TABLES = {
     "repository_snapshots": "One row per GitHub repository linked from a package: its state and participation on the date.",
 }
-
-
-@dg.multi_asset(
-    specs=[table_spec(table, text, [raw_github], "core") for table, text in GITHUB_TABLES.items()],
-    check_specs=[contract_check_spec("repository_snapshots")],
-)
-def github_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    day = partition_date(context)
-    with staged(context, warehouse) as wh:
-        parsed = enrichment.parse_repositories(
-            read_raw(wh, day, "github/repository"), read_raw(wh, day, "github/participation"), day
-        )
-        frames = {"repository_snapshots": parsed.accepted}
-        checks = check_and_stage(
-            wh,
-            day,
-            {**frames, "rejected_records": parsed.rejected},
-            scope={"rejected_records": ("source", ["github/repository"])},
-            reported=list(GITHUB_TABLES),
-        )
-    accepted = parsed.accepted
-    yield from materializations(
-        frames,
-        {
-            "repository_snapshots": {
-                "rejected": parsed.rejected.height,
-                "not_ok": accepted.filter(pl.col("status") != "ok").height,
-            }
-        },
-    )
-    yield from checks
 
 
 FORGE_TABLES = {
@@ -139,28 +96,78 @@ FORGE_TABLES = {
 }
 
 
-@dg.multi_asset(
-    specs=[table_spec(table, text, [raw_forges], "core") for table, text in FORGE_TABLES.items()],
-    check_specs=[contract_check_spec("forge_repository_snapshots")],
-)
-def forge_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    day = partition_date(context)
-    with staged(context, warehouse) as wh:
-        parsed = enrichment.parse_forges(
-            {host: read_raw(wh, day, source) for host, source in FORGE_SOURCES.items()}, FORGE_SOURCES, day
-        )
-        frames = {"forge_repository_snapshots": parsed.accepted}
-        checks = check_and_stage(
-            wh,
-            day,
-            {**frames, "rejected_records": parsed.rejected},
-            scope={"rejected_records": ("source", list(FORGE_SOURCES.values()))},
-            reported=list(FORGE_TABLES),
-        )
-    accepted = parsed.accepted
-    yield from materializations(
+PYPI_TABLES = {
+    "pypi_projects": "One row per PyPI project linked from a package: its latest metadata on the date.",
+    "release_snapshots": "One row per released version of a linked PyPI project, as PyPI listed it on the date.",
+}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A source's tables of the date (its rejects in ``rejected_records``), their checks, and what to say."""
+
+    frames: dict[str, pl.DataFrame]
+    checks: dict[str, dg.AssetCheckResult] = field(default_factory=dict)
+    metadata: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CoreSource:
+    """One source's core tables: the raw it reads, how its rows become tables, whose rejects it replaces."""
+
+    tables: dict[str, str]  # table -> what one row is
+    raw_asset: dg.AssetSpec | dg.AssetsDefinition
+    raw_sources: list[str]
+    rejects: list[str]  # the raw sources whose rows of ``rejected_records`` this source's rejects replace
+    parse: Callable[[dict[str, pl.DataFrame], date], Parsed]
+
+
+def catalog_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
+    packages = parsing.parse_packages(raw["djangopackages/packages"], day)
+    categories = parsing.parse_categories(raw["djangopackages/categories"], day)
+    grids = parsing.parse_grids(raw["djangopackages/grids"], day)
+    frames = {
+        "package_snapshots": packages.accepted,
+        "category_snapshots": categories.accepted,
+        "grid_snapshots": grids.accepted,
+        "grid_package_snapshots": parsing.grid_memberships(
+            packages.accepted, raw["djangopackages/grids"], day
+        ),
+        "rejected_records": pl.concat([packages.rejected, categories.rejected, grids.rejected]),
+    }
+    return Parsed(
         frames,
-        {
+        metadata={"package_snapshots": {f"records_{k}": v for k, v in packages.counts.items()}},
+        notes=[
+            f"{name}: {p.counts}"
+            for name, p in (("packages", packages), ("categories", categories), ("grids", grids))
+        ],
+    )
+
+
+def github_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
+    parsed = enrichment.parse_repositories(raw["github/repository"], raw["github/participation"], day)
+    accepted = parsed.accepted
+    return Parsed(
+        {"repository_snapshots": accepted, "rejected_records": parsed.rejected},
+        metadata={
+            "repository_snapshots": {
+                "rejected": parsed.rejected.height,
+                "not_ok": accepted.filter(pl.col("status") != "ok").height,
+            }
+        },
+    )
+
+
+def forge_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
+    parsed = enrichment.parse_forges(
+        {host: raw[source] for host, source in FORGE_SOURCES.items()}, FORGE_SOURCES, day
+    )
+    accepted = parsed.accepted
+    return Parsed(
+        {"forge_repository_snapshots": accepted, "rejected_records": parsed.rejected},
+        metadata={
             "forge_repository_snapshots": {
                 "rejected": parsed.rejected.height,
                 **{
@@ -170,30 +177,103 @@ def forge_repositories(context: dg.AssetExecutionContext, warehouse: WarehouseRe
             }
         },
     )
-    yield from checks
 
 
-PYPI_TABLES = {
-    "pypi_projects": "One row per PyPI project linked from a package: its latest metadata on the date.",
-    "release_snapshots": "One row per released version of a linked PyPI project, as PyPI listed it on the date.",
+def pypi_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
+    projects, releases = enrichment.parse_pypi(raw["pypi/project"], day)
+    return Parsed(
+        {
+            "pypi_projects": projects.accepted,
+            "release_snapshots": releases,
+            "rejected_records": projects.rejected,
+        },
+        metadata={"pypi_projects": {"rejected": projects.rejected.height}},
+    )
+
+
+# Read and parsed in this order, the longest parse first, so that it starts first.
+CORE_SOURCES = {
+    "pypi": CoreSource(PYPI_TABLES, raw_pypi, ["pypi/project"], ["pypi/project"], pypi_tables),
+    "djangopackages": CoreSource(
+        CATALOG_TABLES, raw_djangopackages, DJANGOPACKAGES_SOURCES, DJANGOPACKAGES_SOURCES, catalog_tables
+    ),
+    "github": CoreSource(
+        GITHUB_TABLES,
+        raw_github,
+        ["github/repository", "github/participation"],
+        ["github/repository"],
+        github_tables,
+    ),
+    "forges": CoreSource(
+        FORGE_TABLES, raw_forges, list(FORGE_SOURCES.values()), list(FORGE_SOURCES.values()), forge_tables
+    ),
 }
 
 
+def parsed_and_checked(source: CoreSource, raw: dict[str, pl.DataFrame], day: date) -> Parsed:
+    """The source's tables and their contract checks: pure work on frames, safe in a thread of its own."""
+    parsed = source.parse(raw, day)
+    return Parsed(parsed.frames, contract_checks(parsed.frames), parsed.metadata, parsed.notes)
+
+
 @dg.multi_asset(
-    specs=[table_spec(table, text, [raw_pypi], "core") for table, text in PYPI_TABLES.items()],
-    check_specs=[contract_check_spec(table) for table in PYPI_TABLES],
+    name="core_tables",
+    specs=[
+        table_spec(table, text, [source.raw_asset], "core")
+        for source in CORE_SOURCES.values()
+        for table, text in source.tables.items()
+    ],
+    check_specs=[contract_check_spec(table) for source in CORE_SOURCES.values() for table in source.tables],
+    can_subset=True,
 )
-def pypi_releases(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def core_tables(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """Each selected source's tables of the date, parsed from its stored raw at the same time as the others';
+    a source that fails costs only itself: the others' tables are staged, then the step fails naming it."""
     day = partition_date(context)
-    with staged(context, warehouse) as wh:
-        projects, releases = enrichment.parse_pypi(read_raw(wh, day, "pypi/project"), day)
-        frames = {"pypi_projects": projects.accepted, "release_snapshots": releases}
-        checks = check_and_stage(
-            wh,
-            day,
-            {**frames, "rejected_records": projects.rejected},
-            scope={"rejected_records": ("source", ["pypi/project"])},
-            reported=list(PYPI_TABLES),
-        )
-    yield from materializations(frames, {"pypi_projects": {"rejected": projects.rejected.height}})
-    yield from checks
+    selected = context.selected_asset_keys
+    sources = {
+        name: source
+        for name, source in CORE_SOURCES.items()
+        if any(dg.AssetKey(table) in selected for table in source.tables)
+    }
+    results: list[dg.AssetCheckResult | dg.MaterializeResult] = []
+    failures: dict[str, BaseException] = {}
+    with staged(context, warehouse) as wh, ThreadPoolExecutor(len(sources) or 1) as pool:
+        # Each source's raw is read here (DuckDB runs a read on every core, and only this connection sees
+        # the raw a recompute reads through), then parsed in a thread while the next is read; each is
+        # staged here as soon as it is parsed, while the others still parse.
+        pending = {
+            pool.submit(
+                parsed_and_checked, source, {s: read_raw(wh, day, s) for s in source.raw_sources}, day
+            ): name
+            for name, source in sources.items()
+        }
+        for future in as_completed(pending):
+            name = pending[future]
+            source = sources[name]
+            try:
+                outcome = future.result()
+                checks = stage_checked(
+                    wh,
+                    day,
+                    outcome.frames,
+                    outcome.checks,
+                    scope={"rejected_records": ("source", source.rejects)},
+                    # A check outside the selection cannot be reported: its failure fails the step instead.
+                    reported=[t for t in source.tables if check_key(t) in context.selected_asset_check_keys],
+                )
+            except Exception as error:  # noqa: BLE001 - the other sources are staged all the same
+                failures[name] = error
+                continue
+            for note in outcome.notes:
+                context.log.info(note)
+            tables = {t: outcome.frames[t] for t in source.tables if dg.AssetKey(t) in selected}
+            results.extend(materializations(tables, outcome.metadata))
+            results.extend(checks)
+    yield from results
+    if failures:
+        raise dg.Failure(
+            description="; ".join(f"{name} failed: {root_cause(e)}" for name, e in failures.items())
+        ) from next(iter(failures.values()))
