@@ -22,7 +22,7 @@ from assets.resources import WarehouseResource
 from assets.staging import root_cause, staged
 from warehouse import enrichment, parsing
 from warehouse.enrichment import FORGE_SOURCES
-from warehouse.raw import read_raw
+from warehouse.raw import read_raws
 from warehouse.store import Warehouse
 
 CATALOG_TABLES = {
@@ -191,7 +191,7 @@ def pypi_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
     )
 
 
-# Read and parsed in this order, the longest parse first, so that it starts first.
+# Parsed in this order, the longest parse first, so that it starts first.
 CORE_SOURCES = {
     "pypi": CoreSource(PYPI_TABLES, raw_pypi, ["pypi/project"], ["pypi/project"], pypi_tables),
     "djangopackages": CoreSource(
@@ -241,13 +241,11 @@ def core_tables(
     results: list[dg.AssetCheckResult | dg.MaterializeResult] = []
     failures: dict[str, BaseException] = {}
     with staged(context, warehouse) as wh, ThreadPoolExecutor(len(sources) or 1) as pool:
-        # Each source's raw is read here (DuckDB runs a read on every core, and only this connection sees
-        # the raw a recompute reads through), then parsed in a thread while the next is read; each is
-        # staged here as soon as it is parsed, while the others still parse.
+        # Read here, in one read (only this connection sees the raw a recompute reads through), then each
+        # source parsed in a thread of its own and staged here as soon as it is parsed, while others parse.
+        raw = read_raws(wh, day, [s for source in sources.values() for s in source.raw_sources])
         pending = {
-            pool.submit(
-                parsed_and_checked, source, {s: read_raw(wh, day, s) for s in source.raw_sources}, day
-            ): name
+            pool.submit(parsed_and_checked, source, {s: raw.pop(s) for s in source.raw_sources}, day): name
             for name, source in sources.items()
         }
         for future in as_completed(pending):

@@ -46,7 +46,7 @@ import dagster as dg
 # or imported by name into the modules listed with it, which are patched too.
 TIMED: list[tuple[str, str, tuple[str, ...], int]] = [
     ("warehouse.staging", "seed", (), 0),
-    ("warehouse.raw", "read_raw", ("assets.core",), 0),
+    ("warehouse.raw", "read_raws", ("assets.core",), 0),
     ("warehouse.parsing", "parse_packages", (), 0),
     ("warehouse.parsing", "parse_categories", (), 0),
     ("warehouse.parsing", "parse_grids", (), 0),

@@ -543,3 +543,27 @@ def test_read_raw_gives_copies_under_one_key_in_one_order_whatever_order_they_we
     read = raw.read_raw(warehouse, D1, PACKAGES).rows()
     texts = raw.raw_frame(D1, PACKAGES, copies).select("record_key", "status", "payload").rows()
     assert read == [texts[i] for i in (0, 2, 3, 4, 1, 5)]
+
+
+def test_read_raws_reads_each_source_of_a_date_as_read_raw_does(warehouse):
+    for day, doc in ((D1, {"id": 1}), (D2, {"id": 2})):
+        warehouse.replace_partitions(
+            day,
+            {
+                "raw_records": pl.concat(
+                    [
+                        raw.raw_frame(
+                            day, PACKAGES, [("b", "ok", doc), ("a", "ok", {"id": 0}), ("a", "failed", None)]
+                        ),
+                        raw.raw_frame(day, PYPI, [("django-x", "ok", DJANGO)]),
+                    ]
+                )
+            },
+        )
+    read = raw.read_raws(warehouse, D2, [PYPI, PACKAGES, "github/repository"])
+    assert list(read) == [PYPI, PACKAGES, "github/repository"]
+    assert read[PACKAGES].rows() == [("a", "ok", '{"id":0}'), ("a", "failed", None), ("b", "ok", '{"id":2}')]
+    for source, frame in read.items():
+        assert frame.equals(raw.read_raw(warehouse, D2, source))
+    assert read["github/repository"].schema == read[PYPI].schema and read["github/repository"].height == 0
+    assert raw.read_raws(warehouse, date(2026, 6, 1), [PYPI])[PYPI].schema == read[PYPI].schema
