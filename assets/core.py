@@ -2,9 +2,9 @@
 
 Each is a pure function of the date's raw rows, so a past date recomputes without a request. One step,
 ``core_tables``, reads every selected source's raw, parses the sources at the same time (one thread each:
-their work is in DuckDB, polars and msgspec, which let go of the GIL), then checks and stages each source's
-tables in turn. Every frame is checked against its contract before it is staged; the run publishes the date
-only when all checks pass.
+their work is in DuckDB, polars and msgspec, which let go of the GIL), and stages each source's tables as
+soon as they are parsed. Every frame is checked against its contract before it is staged; the run publishes
+the date only when all checks pass.
 """
 
 from collections.abc import Callable, Collection, Iterator
@@ -273,5 +273,8 @@ def core_tables(
     yield from results
     if failures:
         raise dg.Failure(
-            description="; ".join(f"{name} failed: {root_cause(e)}" for name, e in failures.items())
-        ) from next(iter(failures.values()))
+            # In the sources' order, not the order they failed in: the same failure reads the same each time.
+            description="; ".join(
+                f"{name} failed: {root_cause(failures[name])}" for name in sources if name in failures
+            )
+        ) from next(failures[name] for name in sources if name in failures)

@@ -1,5 +1,7 @@
 """The core tables' step: every selected source parsed at the same time, each staged on its own."""
 
+import time
+
 import dagster as dg
 import pytest
 
@@ -34,11 +36,17 @@ def captured(settings, replay):
     return replay.date
 
 
-def test_a_source_whose_parsing_fails_costs_only_itself(settings, captured, monkeypatch):
-    def broken(*args, **kwargs):
-        raise ValueError("the repository parser broke")
+def test_sources_whose_parsing_fails_cost_only_themselves(settings, captured, monkeypatch):
+    def broken(what, after=0.0):
+        def parse(*args, **kwargs):
+            time.sleep(after)
+            raise ValueError(f"the {what} parser broke")
 
-    monkeypatch.setattr(enrichment, "parse_repositories", broken)
+        return parse
+
+    # PyPI fails last; the message names the failures in the sources' order all the same.
+    monkeypatch.setattr(enrichment, "parse_repositories", broken("repository"))
+    monkeypatch.setattr(enrichment, "parse_pypi", broken("PyPI", after=0.5))
     result = dg.materialize(
         ALL_ASSETS,
         selection=[core_tables],
@@ -48,13 +56,15 @@ def test_a_source_whose_parsing_fails_costs_only_itself(settings, captured, monk
     )
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
-    assert failure is not None and failure.description == "github failed: the repository parser broke"
-    others = SOURCE_TABLES["djangopackages"] | SOURCE_TABLES["pypi"] | SOURCE_TABLES["forges"]
-    assert materialized(result) == others
+    assert failure is not None
+    assert (
+        failure.description
+        == "pypi failed: the PyPI parser broke; github failed: the repository parser broke"
+    )
+    assert materialized(result) == SOURCE_TABLES["djangopackages"] | SOURCE_TABLES["forges"]
     rows = staged_rows(settings, captured, result.run_id)
-    assert rows["repository_snapshots"] == 0
-    assert rows["package_snapshots"] == 240
-    assert rows["pypi_projects"] > 0 and rows["release_snapshots"] > 0
+    assert rows["repository_snapshots"] == rows["pypi_projects"] == rows["release_snapshots"] == 0
+    assert rows["package_snapshots"] == 240 and rows["forge_repository_snapshots"] > 0
 
 
 def test_materializing_one_table_parses_and_stages_only_its_source(settings, captured, monkeypatch):
