@@ -413,6 +413,20 @@ class CompactedMonth(pa.DataFrameModel):
         pass
 
 
+class RawFactsRow(pa.DataFrameModel):
+    """The dataset guards' facts of one published date's raw (``warehouse.guards.RawFacts``), so that later
+    runs read them instead of every document of the date."""
+
+    snapshot_date: pl.Date = pa.Field(unique=True, description="the date")
+    version: pl.Int32 = pa.Field(ge=1, description="the version of the facts' definition that read them")
+    fingerprint: pl.String = pa.Field(description="the date's raw rows when read: their count and hash sum")
+    facts: pl.String = pa.Field(description="the facts, as JSON")
+    computed_at: UTC_TS = pa.Field(description="when they were read")
+
+    class Config(_Strict):
+        pass
+
+
 class GuardResultRow(pa.DataFrameModel):
     """One dataset guard a run evaluated before publishing its date."""
 
@@ -670,6 +684,7 @@ TABLE_MODELS: dict[str, type[pa.DataFrameModel]] = {
     "ingest_run_sources": IngestRunSource,
     "guard_results": GuardResultRow,
     "compacted_months": CompactedMonth,
+    "raw_facts": RawFactsRow,
     "package_deltas": PackageDelta,
     "category_health": CategoryHealth,
     "grid_health": GridHealth,

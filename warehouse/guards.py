@@ -12,9 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
+import duckdb
+import polars as pl
+
+from warehouse import contracts
 from warehouse.parsing import CATEGORY_FIELDS, GRID_FIELDS, PACKAGE_FIELDS
 from warehouse.raw import RAW_TEXT
 from warehouse.store import Warehouse
@@ -80,6 +84,23 @@ class GuardResult:
 
 
 @dataclass(frozen=True)
+class RawFacts:
+    """What the guards know of a date from its raw alone, and which raw that was: ``fingerprint`` (see
+    ``fingerprint``). A date's raw never changes once captured, so these are stored when the date is
+    published (``raw_facts``) and read back by later runs, instead of every document of the date again."""
+
+    fingerprint: str
+    fetched: Mapping[str, int]  # record source -> raw records
+    usable: Mapping[str, int]  # record source -> raw records the source answered (status other than failed)
+    reported: Mapping[str, int]  # list -> the count its pages reported (absent: no page said)
+    invalid_pages: Mapping[str, str]  # request path -> why it was not a JSON list page
+    keys: Mapping[str, frozenset[str]]  # catalogue source -> top-level keys of its records
+    filled: Mapping[str, frozenset[str]]  # catalogue source -> keys non-null in at least one record
+    # Services the capture deliberately did not ask (a "<service>/skipped" raw row, e.g. no GitHub token).
+    skipped: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class DayFacts:
     """What the guards need to know about one date. Keys starting with "_" are provenance, never API
     fields, so ``keys`` and ``filled`` leave them out."""
@@ -97,17 +118,11 @@ class DayFacts:
     skipped: frozenset[str] = frozenset()
 
 
-def day_facts(wh: Warehouse, day: date) -> DayFacts:
-    """The guards' facts about ``day`` as stored in ``wh``. JSON is read in SQL so that 50,000 records
-    never pass through Python; a payload that is not a JSON object is skipped, never an error."""
+def day_facts(wh: Warehouse, day: date, raw: RawFacts | None = None) -> DayFacts:
+    """The guards' facts about ``day`` as stored in ``wh``: those of its raw (``raw``, read by
+    ``raw_facts`` when not given) and of its rejects, which a recompute may change."""
+    raw = raw or raw_facts(wh, day)
     d = {"d": day}
-    counts = wh.query(
-        "SELECT source, count(*), count(*) FILTER (status <> 'failed') FROM raw_records "
-        "WHERE snapshot_date = $d AND source IN (SELECT unnest($s)) GROUP BY source",
-        {**d, "s": list(RECORD_SOURCES)},
-    )
-    fetched = {source: n for source, n, _ in counts.iter_rows()}
-    usable = {source: n for source, _, n in counts.iter_rows()}
     rejected = dict(
         wh.query(
             "SELECT source, count(*) FROM rejected_records WHERE snapshot_date = $d GROUP BY source", d
@@ -129,6 +144,46 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
             d,
         ).iter_rows()
     )
+    return DayFacts(
+        day=day,
+        fetched=raw.fetched,
+        usable=raw.usable,
+        rejected=rejected,
+        top_reasons=top_reasons,
+        reported=raw.reported,
+        invalid_pages=raw.invalid_pages,
+        keys=raw.keys,
+        filled=raw.filled,
+        skipped=raw.skipped,
+    )
+
+
+def fingerprint(conn: duckdb.DuckDBPyConnection, day: date) -> str:
+    """Which raw ``day`` holds in ``conn``'s ``raw_records``: its rows' count and the sum of their hashes.
+    Milliseconds where reading the raw takes a second: no document is read, a record's document is named by
+    its ``document_id`` (a new text gets a new one), not its digest, whose join costs a scan of every
+    document. Every replacement of a date's raw in dpw rewrites its facts anyway (``warehouse.staging``);
+    this catches a file changed by other means."""
+    count, total = conn.execute(
+        "SELECT count(*), coalesce(sum(hash(source, record_key, status, document_id)), 0) FROM raw_records "
+        "WHERE snapshot_date = ?",
+        [day],
+    ).fetchall()[0]
+    return f"{count}:{total}"
+
+
+def raw_facts(wh: Warehouse, day: date) -> RawFacts:
+    """The guards' facts of ``day``'s raw as stored in ``wh``, read from every record. JSON is read in SQL so
+    that 50,000 records never pass through Python; a payload that is not a JSON object is skipped, never
+    an error."""
+    d = {"d": day}
+    counts = wh.query(
+        "SELECT source, count(*), count(*) FILTER (status <> 'failed') FROM raw_records "
+        "WHERE snapshot_date = $d AND source IN (SELECT unnest($s)) GROUP BY source",
+        {**d, "s": list(RECORD_SOURCES)},
+    )
+    fetched = {source: n for source, n, _ in counts.iter_rows()}
+    usable = {source: n for source, _, n in counts.iter_rows()}
     # The capture writes these rows itself; still, a payload that is not JSON must not stop the guards.
     pages = wh.query(
         f"""
@@ -181,18 +236,80 @@ def day_facts(wh: Warehouse, day: date) -> DayFacts:
     skipped = wh.query(
         "SELECT DISTINCT source FROM raw_records WHERE snapshot_date = $d AND source LIKE '%/skipped'", d
     )
-    return DayFacts(
-        day=day,
+    return RawFacts(
+        fingerprint=fingerprint(wh.conn, day),
         fetched=fetched,
         usable=usable,
-        rejected=rejected,
-        top_reasons=top_reasons,
         reported=reported,
         invalid_pages=dict(sorted(invalid.items())),
         keys={s: frozenset(k) for s, k in seen.items()},
         filled={s: frozenset(k) for s, k in filled.items()},
         skipped=frozenset(s.removesuffix("/skipped") for s in skipped.get_column("source")),
     )
+
+
+# Each published date's RawFacts (migration 012). The version names what the facts hold and how they are read
+# from the raw: stored facts of another version are read again, so changing either means raising it.
+FACTS_TABLE = "raw_facts"
+RAW_FACTS_VERSION = 1
+
+
+def stored_raw_facts(wh: Warehouse, day: date) -> RawFacts | None:
+    """``day``'s RawFacts as ``wh`` stores them, if they are of this version and of the raw it holds now."""
+    rows = wh.conn.execute(
+        f"SELECT version, fingerprint, facts FROM {FACTS_TABLE} WHERE snapshot_date = ?", [day]
+    ).fetchall()
+    if not rows or rows[0][0] != RAW_FACTS_VERSION or rows[0][1] != fingerprint(wh.conn, day):
+        return None
+    facts = json.loads(rows[0][2])
+    return RawFacts(
+        fingerprint=rows[0][1],
+        fetched=facts["fetched"],
+        usable=facts["usable"],
+        reported=facts["reported"],
+        invalid_pages=facts["invalid_pages"],
+        keys={s: frozenset(k) for s, k in facts["keys"].items()},
+        filled={s: frozenset(k) for s, k in facts["filled"].items()},
+        skipped=frozenset(facts["skipped"]),
+    )
+
+
+def keep_raw_facts(wh: Warehouse, day: date, facts: RawFacts) -> bool:
+    """Store ``facts`` as ``day``'s in ``wh`` (in the caller's transaction, if any), provided they were read
+    from the raw it holds for that date now: another run may have replaced it since. Whether they were."""
+    if fingerprint(wh.conn, day) != facts.fingerprint:
+        return False
+    text = json.dumps(
+        {
+            "fetched": facts.fetched,
+            "usable": facts.usable,
+            "reported": facts.reported,
+            "invalid_pages": facts.invalid_pages,
+            "keys": {s: sorted(k) for s, k in facts.keys.items()},
+            "filled": {s: sorted(k) for s, k in facts.filled.items()},
+            "skipped": sorted(facts.skipped),
+        },
+        sort_keys=True,
+    )
+    row = pl.DataFrame(
+        {
+            "snapshot_date": [day],
+            "version": [RAW_FACTS_VERSION],
+            "fingerprint": [facts.fingerprint],
+            "facts": [text],
+            "computed_at": [datetime.now(UTC)],
+        },
+        schema={
+            "snapshot_date": pl.Date,
+            "version": pl.Int32,
+            "fingerprint": pl.String,
+            "facts": pl.String,
+            "computed_at": pl.Datetime("us", "UTC"),
+        },
+    )
+    contracts.RawFactsRow.validate(row)
+    wh.replace_partitions(day, {FACTS_TABLE: row})
+    return True
 
 
 def evaluate(today: DayFacts, previous: DayFacts | None, thresholds: Thresholds) -> list[GuardResult]:

@@ -11,6 +11,7 @@ request.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import date
@@ -19,7 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from warehouse import compaction, history, raw
+from warehouse import compaction, guards, history, raw
 from warehouse.store import Warehouse
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def read_raw_of(staged: Warehouse, warehouse: Path) -> None:
     lies, and nothing of it is copied. Only for a recompute of a date the warehouse holds, which publishes
     no raw; the caller holds the warehouse's reader lock while ``staged`` is open."""
     staged.conn.execute(f"ATTACH ? AS {RAW_SOURCE} (READ_ONLY)", [str(warehouse)])
-    for table in RAW_TABLES + ("raw_documents",):
+    for table in RAW_TABLES + ("raw_documents", guards.FACTS_TABLE):
         staged.conn.execute(f'CREATE TEMP VIEW "{table}" AS SELECT * FROM {RAW_SOURCE}."{table}"')
 
 
@@ -116,11 +117,15 @@ def publish(
     logs: Mapping[str, pl.DataFrame],
     *,
     tables: tuple[str, ...] = PUBLISHED_TABLES,
+    facts: Mapping[date, guards.RawFacts] | None = None,
 ) -> dict[str, int]:
     """Replace ``day`` in ``tables`` of ``warehouse`` with the staged rows, in one transaction.
 
     ``logs`` (the run's ledger row and guard results) are written in the same transaction,
-    so a date is never visible without the run that published it. Waits (bounded) for readers to leave.
+    so a date is never visible without the run that published it, and so are ``facts``, the guards' facts
+    of dates' raw that the run read from the raw: those of ``day`` when its raw is published here are of
+    that raw; those of another date only if the warehouse still holds the raw they were read from
+    (``guards.keep_raw_facts``). Waits (bounded) for readers to leave.
     """
     written: dict[str, int] = {}
     with Warehouse(warehouse) as wh:
@@ -153,6 +158,11 @@ def publish(
                 history.refresh(wh, day, changed)
                 for table, frame in logs.items():
                     wh.replace_run(table, run_id, frame)
+                for fact_day, read in (facts or {}).items():
+                    if fact_day == day and "raw_records" in tables:
+                        # Read from the staged raw just published, whose documents have the warehouse's ids now.
+                        read = dataclasses.replace(read, fingerprint=guards.fingerprint(conn, day))
+                    guards.keep_raw_facts(wh, fact_day, read)
         finally:
             wh.conn.execute("DETACH staged")
     return written

@@ -18,6 +18,7 @@ from pipelines.settings import Settings
 from replay.bundle import Bundle, load_bundle, make_bundle
 from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE
+from warehouse import guards
 from warehouse.staging import PUBLISHED_TABLES
 from warehouse.store import Warehouse
 
@@ -157,3 +158,44 @@ def test_a_list_page_that_stays_html_is_refused_naming_its_url(sample, first_day
     assert "/api/v4/packages/?limit=100&offset=100" in message
     # The pages before and after the broken one were kept and published once a person allowed it.
     assert rows_on(settings.warehouse, "package_snapshots", day) == len(sample.packages) - 100
+
+
+def guard_rows(wh: Warehouse, mode: str) -> list[tuple]:
+    return wh.query(
+        "SELECT guard, level, value, g.message FROM guard_results g JOIN ingest_runs USING (run_id) "
+        "WHERE mode = $m ORDER BY guard",
+        {"m": mode},
+    ).rows()
+
+
+def test_a_recompute_reads_the_raw_facts_its_dates_publications_kept(sample, first_day, monkeypatch):
+    """Each publication keeps the guards' facts of its date's raw; a recompute reads them instead of every
+    document, and a date published before they were kept gets them from the next date's publication."""
+    settings, first = first_day
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        assert wh.query("SELECT snapshot_date, version FROM raw_facts").rows() == [
+            (first, guards.RAW_FACTS_VERSION)
+        ]
+        captured = guard_rows(wh, "capture")
+
+    def unread(wh, day):
+        raise AssertionError(f"the raw of {day} was read for its facts")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(guards, "raw_facts", unread)
+        result = run_date(settings, first, "recompute")
+    assert result.summary["status"] == "ok"
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        assert guard_rows(wh, "recompute") == captured
+
+    # As a warehouse from before migration 012: the next capture reads the previous date's facts from its
+    # raw and keeps them with its own.
+    with Warehouse(settings.warehouse) as wh:
+        wh.conn.execute("DELETE FROM raw_facts")
+    day = first + timedelta(days=1)
+    with ReplayServer(sample, date=day) as server:
+        assert run_date(settings.with_replay(server.base_url), day, "capture").summary["status"] == "ok"
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        kept = wh.query("SELECT snapshot_date FROM raw_facts ORDER BY 1").get_column("snapshot_date")
+        assert kept.to_list() == [first, day]
+        assert all(guards.stored_raw_facts(wh, d) == guards.raw_facts(wh, d) for d in (first, day))

@@ -3,7 +3,18 @@ from datetime import date
 import polars as pl
 import pytest
 
-from warehouse.guards import GUARD_NAMES, DayFacts, GuardResult, Thresholds, day_facts, evaluate
+from warehouse.guards import (
+    GUARD_NAMES,
+    PACKAGES,
+    DayFacts,
+    GuardResult,
+    Thresholds,
+    day_facts,
+    evaluate,
+    keep_raw_facts,
+    raw_facts,
+    stored_raw_facts,
+)
 from warehouse.raw import RAW_SCHEMA, raw_frame
 from warehouse.store import Warehouse
 
@@ -379,3 +390,38 @@ def test_a_day_without_a_single_package_fails_even_with_nothing_to_compare(wh):
     result = _guard(evaluate(_store(wh, D1, packages=0), None, Thresholds()), "packages_vanished")
     assert (result.level, result.value) == ("fail", 1.0)
     assert result.message == f"djangopackages/packages: no record on {D1}"
+
+
+def test_raw_facts_are_kept_and_read_back_only_while_the_raw_is_the_one_they_were_read_from(wh):
+    odd = {**PACKAGE, "naïve ключ": 1}
+    _store(
+        wh,
+        D1,
+        packages=30,
+        package=odd,
+        pages=[_page("packages", 31), _page("grids", 1, status="invalid", error="an HTML page")],
+        records=[("github/skipped", '{"why": "no token"}')],
+    )
+    read = raw_facts(wh, D1)
+    assert read.fetched[PACKAGES] == 30 and "naïve ключ" in read.keys[PACKAGES]
+    assert read.skipped == {"github"} and read.reported == {"packages": 31} and len(read.invalid_pages) == 1
+    assert stored_raw_facts(wh, D1) is None  # none kept yet
+    assert keep_raw_facts(wh, D1, read)
+    assert stored_raw_facts(wh, D1) == read
+    assert day_facts(wh, D1, stored_raw_facts(wh, D1)) == day_facts(wh, D1)
+
+    # Facts of another definition are read again.
+    wh.conn.execute("UPDATE raw_facts SET version = version + 1")
+    assert stored_raw_facts(wh, D1) is None
+    assert keep_raw_facts(wh, D1, read) and stored_raw_facts(wh, D1) == read
+
+    # The date's raw replaced by other means than a publication: the kept facts are no longer its, and
+    # facts read from the old raw are not kept over the new one.
+    _store(wh, D1, packages=29, package=odd)
+    assert stored_raw_facts(wh, D1) is None
+    assert not keep_raw_facts(wh, D1, read)
+    assert wh.row("SELECT fingerprint FROM raw_facts WHERE snapshot_date = ?", [D1]) == (read.fingerprint,)
+    again = raw_facts(wh, D1)
+    assert again.fetched[PACKAGES] == 29 and again.fingerprint != read.fingerprint
+    assert keep_raw_facts(wh, D1, again) and stored_raw_facts(wh, D1) == again
+    assert wh.row("SELECT count(*) FROM raw_facts") == (1,)
