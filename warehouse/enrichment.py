@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -95,11 +96,13 @@ def _read_by_status(
     snapshot_date: date,
     documents: tuple[str, ...],
     outcomes: tuple[str, ...],
+    texts: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Raw rows read by ``fields`` where the status carries a document; the other rows with null fields,
-    rejected if their status is not one of ``outcomes``."""
+    rejected if their status is not one of ``outcomes``. ``texts``: what each document row's fields are
+    read from instead of its payload, in the rows' order (see ``read_records``)."""
     is_document = pl.col("status").is_in(documents)
-    docs = read_records(raw.filter(is_document), fields, snapshot_date)
+    docs = read_records(raw.filter(is_document), fields, snapshot_date, texts=texts)
     known = " | ".join((*documents, *outcomes))
     others = raw.filter(~is_document).with_columns(
         pl.when(pl.col("status").is_in(outcomes))
@@ -265,36 +268,76 @@ class _TypedFile(msgspec.Struct):
     requires_python: str | None = None
 
 
-class _TypedReleases(msgspec.Struct):
+class _TypedProject(msgspec.Struct):
+    # What PYPI_FIELDS read, as the JSON text it is (the cut-down document is built from these); UNSET: absent.
+    info: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    last_serial: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
     releases: dict[str, list[_TypedFile | None] | None] | None = None
 
 
-# A document whose release files hold what _FILE_FIELDS expects (strings, booleans, nulls), decoded to
-# exactly that: msgspec reads it as Python's json does (the last copy of a key wins), and refuses any
-# other document (NaN, a lone surrogate, a trailing comma, a value of another type), which goes to Python.
-_TYPED_RELEASES = msgspec.json.Decoder(_TypedReleases)
+# A document whose release files hold what _FILE_FIELDS expect (strings, booleans, nulls), decoded to exactly
+# that: msgspec reads it as Python's json does (the last copy of a key wins, an escaped key is its text), and
+# refuses any other document (NaN, a lone surrogate, a trailing comma, a value of another type), which goes
+# to Python.
+_TYPED_PROJECT = msgspec.json.Decoder(_TypedProject)
 
 
-def _release_file_cells(documents: pl.DataFrame) -> pl.DataFrame:
-    """``pypi_name``, ``_is_file`` and the cells of _FILE_FIELDS (``read_cells``) of every file of every
-    release of every document (the first document of a name only), in document order: built column by
-    column where msgspec decodes the document's releases to the types the fields expect, and from the
-    objects Python's ``json`` reads otherwise (the rare document msgspec refuses)."""
-    firsts = documents.with_row_index("_row").filter(pl.col("record_key").is_first_distinct())
-    rows, names, versions, files, python = [], [], [], [], []
+@dataclass(frozen=True)
+class _DecodedProjects:
+    """The documents msgspec decoded (the first of each name): their rows, and every one of their release
+    files; ``texts``: what each document's fields are read from (see ``_decode_projects``)."""
+
+    python: list[int]  # rows of the first documents msgspec refused: Python reads their files
+    rows: list[int]
+    names: list[str]
+    versions: list[str]
+    files: list[_TypedFile | None]
+    texts: pl.Series
+
+
+def _decode_projects(documents: pl.DataFrame) -> _DecodedProjects:
+    """Each project document decoded once: its release files, and for PYPI_FIELDS a cut-down document of
+    ``info`` and ``last_serial`` as received and ``releases`` as an empty object (or null), which Python reads
+    as it reads the whole document, at a tenth of its length (releases are most of it). A document msgspec
+    refuses, or a later one of the same name, keeps its payload."""
+    firsts = documents.get_column("record_key").is_first_distinct().to_list()
+    python, rows, names, versions, files = [], [], [], [], []
+    texts = documents.get_column("payload").to_list()
     with gc_paused():
-        for row, name, payload in firsts.select("_row", "record_key", "payload").iter_rows():
+        for row, (first, name, payload) in enumerate(
+            zip(firsts, documents.get_column("record_key").to_list(), list(texts), strict=True)
+        ):
+            if not first:
+                continue
             try:
-                releases = _TYPED_RELEASES.decode(payload).releases
+                project = _TYPED_PROJECT.decode(payload)
             except (msgspec.DecodeError, ValueError, TypeError, RecursionError):
                 python.append(row)
                 continue
+            releases = project.releases
+            members = ['"releases":' + ("null" if releases is None else "{}")]
+            for key in ("info", "last_serial"):
+                value = getattr(project, key)
+                if value is not msgspec.UNSET:
+                    members.append(f'"{key}":' + bytes(value).decode())
+            texts[row] = "{" + ",".join(members) + "}"
             for version, entries in (releases or {}).items():
                 for file in entries or [None]:  # no files (an empty list or null): one row without one
                     rows.append(row)
                     names.append(name)
                     versions.append(version)
                     files.append(file)
+    return _DecodedProjects(
+        python, rows, names, versions, files, pl.Series("payload", texts, dtype=pl.String)
+    )
+
+
+def _release_file_cells(documents: pl.DataFrame, decoded: _DecodedProjects) -> pl.DataFrame:
+    """``pypi_name``, ``_is_file`` and the cells of _FILE_FIELDS (``read_cells``) of every file of every
+    release of every document (the first document of a name only), in document order: built column by
+    column where msgspec decoded the document (``_decode_projects``), and from the objects Python's
+    ``json`` reads otherwise (the rare document msgspec refuses)."""
+    rows, names, versions, files = decoded.rows, decoded.names, decoded.versions, decoded.files
     uploads, yanked, requires = (
         [None if f is None else getattr(f, key) for f in files]
         for key in ("upload_time_iso_8601", "yanked", "requires_python")
@@ -323,7 +366,7 @@ def _release_file_cells(documents: pl.DataFrame) -> pl.DataFrame:
             pl.lit(False).alias(f"_f_{f.column}"),
         ]
     bulk = typed.with_columns(cells)
-    rest = firsts.filter(pl.col("_row").is_in(python))
+    rest = documents.with_row_index("_row").filter(pl.col("_row").is_in(decoded.python))
     items = list(_release_files(rest, decode_all(rest.get_column("payload").to_list())))
     by_python = pl.DataFrame(
         {
@@ -347,11 +390,15 @@ def parse_pypi(raw: pl.DataFrame, snapshot_date: date) -> tuple[Parsed, pl.DataF
     repair of the project. Upload times after the snapshot date are unknown, so they never make a release
     look recent.
     """
-    # The projects' fields are read by DuckDB and polars, which let go of the GIL, while Python decodes the
-    # release files: on two cores the one hides most of the other.
+    documents = raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS))
+    decoded = _decode_projects(documents)
+    # The projects' fields are read by DuckDB and polars, which let go of the GIL, while the release files
+    # become columns: on two cores the one hides most of the other.
     with ThreadPoolExecutor(max_workers=1) as beside:
-        read = beside.submit(_read_by_status, raw, PYPI_FIELDS, snapshot_date, PYPI_DOCUMENTS, PYPI_OUTCOMES)
-        items = _release_file_cells(raw.filter(pl.col("status").is_in(PYPI_DOCUMENTS)))
+        read = beside.submit(
+            _read_by_status, raw, PYPI_FIELDS, snapshot_date, PYPI_DOCUMENTS, PYPI_OUTCOMES, decoded.texts
+        )
+        items = _release_file_cells(documents, decoded)
         projects_read = read.result()
     files = read_records(
         items.select("pypi_name", "_is_file", pl.lit(None, pl.String).alias("payload")),

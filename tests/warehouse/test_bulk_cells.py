@@ -14,7 +14,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from warehouse import enrichment, parsing
-from warehouse.enrichment import PYPI_FIELDS, REPOSITORY_FIELDS, _release_file_cells, _release_files
+from warehouse.enrichment import (
+    PYPI_FIELDS,
+    REPOSITORY_FIELDS,
+    _decode_projects,
+    _release_file_cells,
+    _release_files,
+)
 from warehouse.parsing import CATEGORY_FIELDS, PACKAGE_FIELDS, Field, decode_all, read_cells
 
 HOSTILE = Path(__file__).parents[1] / "data" / "hostile"
@@ -158,7 +164,7 @@ def test_release_files_in_bulk_are_the_python_files():
         {"record_key": names, "payload": texts},
         schema={"record_key": pl.String, "payload": pl.String},
     )
-    bulk = _release_file_cells(documents)
+    bulk = _release_file_cells(documents, _decode_projects(documents))
     firsts = documents.with_row_index("_row").filter(pl.col("record_key").is_first_distinct())
     items = list(_release_files(firsts, decode_all(firsts.get_column("payload").to_list())))
     python = pl.concat(
@@ -177,3 +183,39 @@ def test_release_files_in_bulk_are_the_python_files():
     )
     assert bulk.height > 10
     assert_frame_equal(bulk, python)
+
+
+# Project documents whose cut-down text (``_decode_projects``) could read differently from the whole.
+PROJECTS = [
+    '{"info": {"version": "1"}, "info": {"version": "2"}, "last_serial": 3, "releases": {}}',
+    '{"\\u0069nfo": {"version": "1"}, "last_\\u0073erial": 4, "releases": {}}',
+    '{"info": {"version": "1", "version": "2"}, "releases": {"1": []}}',
+    '{"info": {"license": "\\ud800"}, "releases": {}}',
+    '{"info": {"license": "MIT"}, "releases": {"1.0": [{"yanked": NaN}]}}',
+    '{"last_serial": 123456789012345678901234567890, "releases": {}}',
+    '{"last_serial": 1.0, "info": {}, "releases": null}',
+    '{"last_serial": -0, "info": {"requires_python": null}, "releases": {}}',
+    '{"info": {}, "releases": {"1.0": []}, "last_serial": 5, "last_serial": "6"}',
+    '{"info": {"version": "1"}}',
+    ' {"info": {"version": "1.0e400", "classifiers": ["Framework :: Django :: 4.2", 7]}, "releases": {}} ',
+    '{"info": {"a": ' + "[" * 1500 + "]" * 1500 + '}, "releases": {}}',
+    '{"info": {"a": ' + "[" * 150 + "]" * 150 + '}, "releases": {"1": null}}',
+    '{"info": {"version": "1"}, "releases": {"1": []}, "extra": [1, 2, {"x": NaN}]}',
+    '{"info": {"version": "\\u00e9t\\u00e9"}, "releases": {}} trailing',
+    '{"info": [], "releases": {}}',
+    '{"info": "a", "last_serial": {}, "releases": {}}',
+]
+
+
+def test_project_fields_read_from_the_cut_down_document_are_those_of_the_whole():
+    payloads = [*PROJECTS, *ODD, *RELEASE_TEXTS, *_corpus()]
+    documents = pl.DataFrame(
+        {"record_key": [f"p{i}" for i in range(len(payloads))], "payload": payloads},
+        schema={"record_key": pl.String, "payload": pl.String},
+    )
+    texts = _decode_projects(documents).texts
+    # Most were cut down (those msgspec refuses keep their payload), and each reads as its whole document.
+    assert sum(t != p for t, p in zip(texts, payloads, strict=True) if p is not None) > len(PROJECTS) // 2
+    cells, unreadable = parsing._cells_of_payloads(texts, PYPI_FIELDS)
+    assert_frame_equal(cells, _python_cells(payloads, PYPI_FIELDS))
+    assert unreadable.to_list() == [why for _, why in decode_all(payloads)]
