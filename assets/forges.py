@@ -40,7 +40,7 @@ def known(warehouse: Path, day: date, source: str) -> dict[str, Known]:
     if not warehouse.exists():
         return {}
     try:
-        with Warehouse(warehouse, read_only=True) as wh:
+        with Warehouse.current(warehouse) as wh:
             rows = wh.query(
                 f"SELECT record_key, status, payload, snapshot_date FROM {RAW_TEXT} r WHERE source = $s "
                 "AND status IN ('ok', 'missing', 'deferred') AND snapshot_date <= $d AND snapshot_date >= $since "

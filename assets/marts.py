@@ -112,7 +112,7 @@ def previous_facts(main: Path, day: date) -> tuple[guards.DayFacts | None, guard
     if not main.exists():
         return None, None
     # A writer's patience, not a reader's: the run is about to wait as long for its publication anyway.
-    with Warehouse(main, read_only=True, wait=store.WRITER_WAIT) as wh:
+    with Warehouse.current(main, wait=store.WRITER_WAIT) as wh:
         earlier = wh.row(
             "SELECT max(snapshot_date) FROM raw_records WHERE snapshot_date < ? "
             "AND source = 'djangopackages/packages'",

@@ -45,7 +45,7 @@ def previous_answers(warehouse: Path, day: date) -> pl.DataFrame:
     if not warehouse.exists():
         return empty
     try:
-        with Warehouse(warehouse, read_only=True) as wh:
+        with Warehouse.current(warehouse) as wh:
             found = wh.query(
                 "SELECT full_name, arg_max(participation_status, snapshot_date) AS status, "
                 "max(snapshot_date) AS asked_on, arg_max(pushed_at, snapshot_date) AS pushed_then "
@@ -96,7 +96,7 @@ def stored_weeks(warehouse: Path, day: date) -> dict[str, StoredWeeks]:
     if not warehouse.exists():
         return {}
     try:
-        with Warehouse(warehouse, read_only=True) as wh:
+        with Warehouse.current(warehouse) as wh:
             found = wh.query(
                 "SELECT full_name, arg_max(participation, snapshot_date) AS weeks, "
                 "arg_max(participation_etag, snapshot_date) AS etag, "

@@ -286,7 +286,7 @@ def previous_pypi(warehouse: Path, day: date, warn: Callable[[str], None]) -> pl
     if not warehouse.exists():
         return empty
     try:
-        with Warehouse(warehouse, read_only=True) as wh:
+        with Warehouse.current(warehouse) as wh:
             # A payload DuckDB cannot read (a lone surrogate's escape) has no serial: it is fetched again.
             return latest_documents(wh, "pypi/project", day, ["ok", "unchanged"]).rename(
                 {"record_key": "name"}
@@ -306,7 +306,7 @@ def published_pypi(warehouse: Path, day: date) -> pl.DataFrame:
     if not warehouse.exists():
         return raw_frame(day, "pypi/project", ())
     # A writer's patience: without these rows the published date would lose its PyPI raw.
-    with Warehouse(warehouse, read_only=True, wait=store.WRITER_WAIT) as wh:
+    with Warehouse.current(warehouse, wait=store.WRITER_WAIT) as wh:
         return raw_rows(wh, day, ["pypi/project"])
 
 

@@ -115,7 +115,7 @@ def _raw_of(
         yield source
         return
     # By default a writer's patience: the run waits as long for its publication anyway.
-    with Warehouse(main, read_only=True, wait=wait):
+    with Warehouse.current(main, wait=wait):
         staging.read_raw_of(wh, main)
         yield main
 
@@ -130,7 +130,7 @@ def raw_source_of(tags: Mapping[str, str], main: Path, day: date, own: Path) -> 
     if tagged:
         return main if tagged == "warehouse" else Path(tagged)
     if main.exists():
-        with Warehouse(main, read_only=True) as wh:
+        with Warehouse.current(main) as wh:
             if wh.has_raw(day, "djangopackages/"):
                 return main
     for path in reversed(staging.kept(main, day)):

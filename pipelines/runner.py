@@ -212,7 +212,7 @@ def run_date(
         for e in result.get_asset_check_evaluations()
         if not e.passed
     )
-    with Warehouse(settings.warehouse, read_only=True) as wh:
+    with Warehouse.current(settings.warehouse) as wh:
         fired = wh.query(
             "SELECT guard, level, message FROM guard_results WHERE run_id = $r AND level <> 'ok' ORDER BY guard",
             {"r": result.run_id},
@@ -234,7 +234,7 @@ def _ledger(settings: Settings, run_id: str) -> dict[str, object]:
     if not settings.warehouse.exists():
         return {}
     try:
-        with Warehouse(settings.warehouse, read_only=True) as wh:
+        with Warehouse.current(settings.warehouse) as wh:
             row = wh.query("SELECT * FROM ingest_runs WHERE run_id = $r", {"r": run_id})
     except WarehouseError:
         return {}
@@ -282,7 +282,7 @@ def rescore(settings: Settings, first: date, last: date, score_version: str | No
         raise IngestRefused(f"--to {last} is before --from {first}")
     if not settings.warehouse.exists():
         raise IngestRefused(f"no warehouse at {settings.warehouse}")
-    with Warehouse(settings.warehouse, read_only=True) as wh:
+    with Warehouse.current(settings.warehouse) as wh:
         days = [d for d in wh.snapshot_dates("package_snapshots") if first <= d <= last]
     if not days:
         raise IngestRefused(f"no stored snapshot between {first} and {last}")
@@ -302,7 +302,7 @@ def backfill(settings: Settings, first: date, last: date) -> Iterator[tuple[date
         raise IngestRefused(f"--to {last} is before --from {first}")
     if not settings.warehouse.exists():
         raise IngestRefused(f"no warehouse at {settings.warehouse}")
-    with Warehouse(settings.warehouse, read_only=True) as wh:
+    with Warehouse.current(settings.warehouse) as wh:
         stored = [d for d in wh.snapshot_dates("raw_records") if first <= d <= last]
     start = first
     for day in stored:

@@ -72,13 +72,13 @@ def kept(warehouse: Path, day: date) -> list[Path]:
 def has_raw(path: Path, day: date) -> bool:
     if not path.exists():
         return False
-    with Warehouse(path, read_only=True) as wh:
+    with Warehouse.current(path) as wh:
         return wh.has_raw(day, "djangopackages/")
 
 
 def scored(path: Path, day: date) -> bool:
     """Whether a staging file got as far as scores: every raw step before them landed its part."""
-    with Warehouse(path, read_only=True) as wh:
+    with Warehouse.current(path) as wh:
         return wh.row("SELECT count(*) FROM daily_package_metrics WHERE snapshot_date = ?", [day])[0] > 0
 
 
@@ -100,7 +100,7 @@ def read_raw_of(staged: Warehouse, warehouse: Path) -> None:
 def seed(staged: Warehouse, source: Path, day: date) -> dict[str, int]:
     """Copy ``day``'s raw rows from ``source`` (the warehouse, or a kept staging file) into ``staged``,
     so a recompute works on a file of its own."""
-    with Warehouse(source, read_only=True) as origin:
+    with Warehouse.current(source) as origin:
         records = raw.raw_rows(origin, day)
         requests = origin.partition("raw_requests", day)
     with staged.transaction():

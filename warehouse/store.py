@@ -49,6 +49,10 @@ class WarehouseBusy(WarehouseError):
     """Another process held the file for longer than this open was willing to wait."""
 
 
+class WarehouseBehind(WarehouseError):
+    """A read-only open of a file an older dpw wrote: it lacks migrations a reader cannot apply."""
+
+
 # A reader gives up after this long (the CLI's one-line "a run is writing" message); a writer waits for
 # readers much longer, since what it holds is a day that cannot be fetched again.
 READER_WAIT = 10.0
@@ -158,6 +162,17 @@ class Warehouse:
             self.close()
             raise
 
+    @classmethod
+    def current(cls, path: str | Path, *, wait: float | None = None) -> Warehouse:
+        """A read-only open for a run's own reads of a file only dpw writes (the warehouse, a kept staging
+        file): one an older dpw wrote is migrated first, where a user's reader is told to upgrade. A run
+        after an upgrade of dpw must not fail on the file it is about to write anyway."""
+        try:
+            return cls(path, read_only=True, wait=wait)
+        except WarehouseBehind:
+            cls(path).close()
+            return cls(path, read_only=True, wait=wait)
+
     def _acquire(self, deadline: float, wait: float) -> int | None:
         """Take this process's turn: readers share ``.lock``; a writer closes ``.gate`` to new readers,
         then waits for the readers already in to leave."""
@@ -234,7 +249,7 @@ class Warehouse:
         done = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations").fetchall()}
         pending = [f"{version:03d}_{name}" for version, name, _ in migrations() if version not in done]
         if pending:
-            raise WarehouseError(
+            raise WarehouseBehind(
                 f"{self.path} predates migrations {', '.join(pending)} of this dpw: run `dpw upgrade` (or the "
                 "next `dpw ingest`) once to apply them"
             )

@@ -20,7 +20,7 @@ from replay.server import ReplayServer
 from tests.conftest import SAMPLE_BUNDLE
 from warehouse import guards
 from warehouse.staging import PUBLISHED_TABLES
-from warehouse.store import Warehouse
+from warehouse.store import Warehouse, WarehouseError, migrations
 
 
 def checksums(path: Path, before: date) -> dict[str, tuple[int, str]]:
@@ -199,3 +199,27 @@ def test_a_recompute_reads_the_raw_facts_its_dates_publications_kept(sample, fir
         kept = wh.query("SELECT snapshot_date FROM raw_facts ORDER BY 1").get_column("snapshot_date")
         assert kept.to_list() == [first, day]
         assert all(guards.stored_raw_facts(wh, d) == guards.raw_facts(wh, d) for d in (first, day))
+
+
+def test_the_first_run_after_an_upgrade_of_dpw_migrates_the_files_it_reads(sample, first_day):
+    """The warehouse and a kept capture written by the dpw before migration 012: a user's reader is told to
+    upgrade, but a run migrates them rather than fail on its first read (the daily run after an upgrade)."""
+    settings, first = first_day
+    day = first + timedelta(days=1)
+    with ReplayServer(bad_day(sample, list(sample.packages[:50])), date=day) as server:
+        with pytest.raises(IngestRefused):
+            run_date(settings.with_replay(server.base_url), day, "capture")
+    kept = kept_capture(settings, day)
+    assert kept is not None
+    for path in (settings.warehouse, Path(kept)):
+        with Warehouse(path) as wh:
+            wh.conn.execute("DROP TABLE raw_facts")
+            wh.conn.execute("DELETE FROM schema_migrations WHERE version = 12")
+    with pytest.raises(WarehouseError, match="predates migrations 012_raw_facts"):
+        Warehouse(settings.warehouse, read_only=True)
+    assert kept_capture(settings, day) == kept
+    assert plan(settings, first) == "recompute"
+    assert run_date(settings, first, "recompute").summary["status"] == "ok"
+    for path in (settings.warehouse, Path(kept)):
+        with Warehouse(path, read_only=True) as wh:
+            assert wh.row("SELECT max(version) FROM schema_migrations")[0] == migrations()[-1][0]
