@@ -540,14 +540,19 @@ def _clean(text: pl.Expr, *, keep_lines: bool = False) -> pl.Expr:
 def parse_timestamp(text: pl.Expr) -> pl.Expr:
     """ISO-8601 with an offset or ``Z`` as UTC; naive values are America/New_York local time (the API
     before djangopackages set USE_TZ on 2026-01-29)."""
-    aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", strict=False)
-    zulu = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", strict=False)
+    # Each text is parsed once or twice, not three times: a "Z" right after the seconds is the offset +00:00,
+    # and only a text that ends without an offset can be local time (a text ending in one never parses so).
+    aware = text.str.replace(r"(\d)Z$", "${1}+00:00").str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", strict=False
+    )
     naive = (
-        text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False)
+        pl.when(~text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$"))
+        .then(text)
+        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False)
         .dt.replace_time_zone("America/New_York", ambiguous="earliest", non_existent="null")
         .dt.convert_time_zone("UTC")
     )
-    return pl.coalesce(aware, zulu, naive)
+    return pl.coalesce(aware, naive)
 
 
 def _latest_credible(snapshot_date: date) -> datetime:
@@ -651,7 +656,8 @@ def _judge(f: Field, latest: datetime) -> _Judged:
                 cleaned = cleaned.str.slice(0, max_chars)
             return _Judged(pl.when(~blank).then(cleaned), problem, tuple(repairs), tuple(steps))
         case "timestamp":
-            moment = keep(parse_timestamp(pl.when(is_string).then(text.str.strip_chars())), "moment")
+            stripped = keep(pl.when(is_string).then(text.str.strip_chars()), "stripped")
+            moment = keep(parse_timestamp(stripped), "moment")
             problem = (
                 pl.when(present & moment.is_null())
                 .then(pl.lit("not an ISO-8601 time"))
@@ -750,7 +756,8 @@ def _judge_cells(cells: pl.DataFrame, fields: list[Field], snapshot_date: date) 
     for f, j in judged:
         kind, text = pl.col(f"_t_{f.column}"), pl.col(f"_x_{f.column}")
         problem = pl.col(f"_p_{f.column}")
-        shown = _clean(text).str.slice(0, 80)
+        # Shown only where the field is unusable: cleaning every text (most rows) cost more than judging it.
+        shown = _clean(pl.when(problem.is_not_null()).then(text)).str.slice(0, 80)
         typed.append(pl.when(problem.is_null()).then(pl.col(f"_v_{f.column}")).alias(f.column))
         if f.required:
             missing = (kind == "null") | ((kind == "string") & (text.str.strip_chars() == ""))
@@ -766,14 +773,25 @@ def _judge_cells(cells: pl.DataFrame, fields: list[Field], snapshot_date: date) 
         )
     scratch = frame.columns  # the cells and everything computed from them so far
     return frame.with_columns(
-        *typed,
-        pl.concat_list(reasons).list.drop_nulls().alias("_reasons")
-        if reasons
-        else pl.lit([], pl.List(pl.String)).alias("_reasons"),
-        pl.concat_list(repairs).list.drop_nulls().alias("repairs")
-        if repairs
-        else pl.lit([], pl.List(pl.String)).alias("repairs"),
+        *typed, _notes(frame, reasons, "_reasons"), _notes(frame, repairs, "repairs")
     ).drop(scratch)
+
+
+def _notes(frame: pl.DataFrame, notes: list[pl.Expr], name: str) -> pl.Series:
+    """Each row's ``notes`` (expressions over ``frame``, null where a row has none to say) that are not
+    null, as a list, built for the rows that have one only: a list built for every row cost about 2 µs a row
+    per note, most of judging half a million release files."""
+    if not notes:
+        return frame.select(pl.repeat([], frame.height, dtype=pl.List(pl.String)).alias(name)).to_series()
+    row = "_note_row"
+    noted = frame.with_row_index(row).filter(pl.any_horizontal(note.is_not_null() for note in notes))
+    built = noted.select(row, pl.concat_list(notes).list.drop_nulls().alias(name))
+    return (
+        pl.DataFrame({row: pl.int_range(frame.height, dtype=pl.UInt32, eager=True)})
+        .join(built, on=row, how="left", maintain_order="left")
+        .get_column(name)
+        .fill_null(pl.lit([], pl.List(pl.String)))
+    )
 
 
 @without_gc

@@ -107,6 +107,37 @@ def test_timestamps_with_offsets_and_naive_new_york_times_become_utc():
     ]
 
 
+def test_a_text_is_local_time_only_without_an_offset_and_zulu_only_right_after_the_time():
+    # Each text is read once as offset time ("Z" as +00:00), and as local time only if it ends without one.
+    texts = [
+        "2020-01-01T00:00:00.5Z",
+        "2020-01-01T00:00:00 Z",  # not an offset: nothing
+        "2020-01-01T00:00:00ZZ",
+        "2020-01-01T00:00:00+0530",
+        "2020-01-01T00:00:00 +05:00",  # chrono reads the space before an offset
+        "2020-01-01T00:00:00+05:00Z",
+        "2020-03-08T02:30:00",  # does not exist in New York: unknown
+        "2020-11-01T01:30:00",  # exists twice: the earlier
+        "2020-01-01T00:00:00.",
+        "2020-01-01T00:00",
+        None,
+    ]
+    parsed = pl.DataFrame({"t": texts}).select(parse_timestamp(pl.col("t"))).get_column("t").to_list()
+    assert parsed == [
+        datetime(2020, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+        None,
+        None,
+        datetime(2019, 12, 31, 18, 30, tzinfo=UTC),
+        datetime(2019, 12, 31, 19, 0, tzinfo=UTC),
+        None,
+        None,
+        datetime(2020, 11, 1, 5, 30, tzinfo=UTC),
+        None,
+        None,
+        None,
+    ]
+
+
 def test_categories_and_grid_memberships_from_both_sides():
     cats = parse_categories(
         _raw(
