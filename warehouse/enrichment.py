@@ -284,13 +284,15 @@ _TYPED_PROJECT = msgspec.json.Decoder(_TypedProject)
 
 @dataclass(frozen=True)
 class _DecodedProjects:
-    """The documents msgspec decoded (the first of each name): their rows, and every one of their release
-    files; ``texts``: what each document's fields are read from (see ``_decode_projects``)."""
+    """The documents msgspec decoded (the first of each name): their releases and every one of their release
+    files, as columns; ``texts``: what each document's fields are read from (see ``_decode_projects``)."""
 
     python: list[int]  # rows of the first documents msgspec refused: Python reads their files
-    rows: list[int]
+    rows: list[int]  # the decoded documents
     names: list[str]
+    releases: list[int]  # per decoded document, its releases
     versions: list[str]
+    entries: list[int]  # per release, its files (a release without any: one, None)
     files: list[_TypedFile | None]
     texts: pl.Series
 
@@ -301,7 +303,7 @@ def _decode_projects(documents: pl.DataFrame) -> _DecodedProjects:
     as it reads the whole document, at a tenth of its length (releases are most of it). A document msgspec
     refuses, or a later one of the same name, keeps its payload."""
     firsts = documents.get_column("record_key").is_first_distinct().to_list()
-    python, rows, names, versions, files = [], [], [], [], []
+    python, rows, names, counts, versions, entries, files = [], [], [], [], [], [], []
     texts = documents.get_column("payload").to_list()
     with gc_paused():
         for row, (first, name, payload) in enumerate(
@@ -321,14 +323,17 @@ def _decode_projects(documents: pl.DataFrame) -> _DecodedProjects:
                 if value is not msgspec.UNSET:
                     members.append(f'"{key}":' + bytes(value).decode())
             texts[row] = "{" + ",".join(members) + "}"
-            for version, entries in (releases or {}).items():
-                for file in entries or [None]:  # no files (an empty list or null): one row without one
-                    rows.append(row)
-                    names.append(name)
-                    versions.append(version)
-                    files.append(file)
+            # Per file only the file itself: its release and document are repeated from counts, in polars.
+            rows.append(row)
+            names.append(name)
+            counts.append(len(releases or ()))
+            for version, listed in (releases or {}).items():
+                listed = listed or [None]  # no files (an empty list or null): one row without one
+                versions.append(version)
+                entries.append(len(listed))
+                files.extend(listed)
     return _DecodedProjects(
-        python, rows, names, versions, files, pl.Series("payload", texts, dtype=pl.String)
+        python, rows, names, counts, versions, entries, files, pl.Series("payload", texts, dtype=pl.String)
     )
 
 
@@ -337,16 +342,21 @@ def _release_file_cells(documents: pl.DataFrame, decoded: _DecodedProjects) -> p
     release of every document (the first document of a name only), in document order: built column by
     column where msgspec decoded the document (``_decode_projects``), and from the objects Python's
     ``json`` reads otherwise (the rare document msgspec refuses)."""
-    rows, names, versions, files = decoded.rows, decoded.names, decoded.versions, decoded.files
+    files = decoded.files
+    per_release = pl.Series(decoded.entries, dtype=pl.UInt32)
+    release_of_document = pl.DataFrame(
+        {"_row": decoded.rows, "pypi_name": decoded.names},
+        schema={"_row": pl.UInt32, "pypi_name": pl.String},
+    ).select(pl.all().repeat_by(pl.Series(decoded.releases, dtype=pl.UInt32)).explode())
+    typed = release_of_document.select(pl.all().repeat_by(per_release).explode()).with_columns(
+        pl.Series("_is_file", [f is not None for f in files], dtype=pl.Boolean)
+    )
+    versions = pl.Series(decoded.versions, dtype=pl.String).repeat_by(per_release).explode()
     uploads, yanked, requires = (
         [None if f is None else getattr(f, key) for f in files]
         for key in ("upload_time_iso_8601", "yanked", "requires_python")
     )
-    typed = pl.DataFrame(
-        {"_row": rows, "pypi_name": names, "_is_file": [f is not None for f in files]},
-        schema={"_row": pl.UInt32, "pypi_name": pl.String, "_is_file": pl.Boolean},
-    )
-    values: dict[str, list[Any]] = {
+    values: dict[str, Any] = {
         "version": versions,
         "uploaded_at": uploads,
         "yanked": yanked,
@@ -366,6 +376,8 @@ def _release_file_cells(documents: pl.DataFrame, decoded: _DecodedProjects) -> p
             pl.lit(False).alias(f"_f_{f.column}"),
         ]
     bulk = typed.with_columns(cells)
+    if not decoded.python:  # in document order already
+        return bulk
     rest = documents.with_row_index("_row").filter(pl.col("_row").is_in(decoded.python))
     items = list(_release_files(rest, decode_all(rest.get_column("payload").to_list())))
     by_python = pl.DataFrame(
