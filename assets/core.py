@@ -191,12 +191,13 @@ def pypi_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
     )
 
 
-# Parsed in this order, the longest parse first, so that it starts first.
+# Read and parsed in this order: the catalogue first, alone (its parse is the longest and mostly DuckDB's and
+# polars', so the others' read beside it runs nearly unhindered), then the rest in one read (see core_tables).
 CORE_SOURCES = {
-    "pypi": CoreSource(PYPI_TABLES, raw_pypi, ["pypi/project"], ["pypi/project"], pypi_tables),
     "djangopackages": CoreSource(
         CATALOG_TABLES, raw_djangopackages, DJANGOPACKAGES_SOURCES, DJANGOPACKAGES_SOURCES, catalog_tables
     ),
+    "pypi": CoreSource(PYPI_TABLES, raw_pypi, ["pypi/project"], ["pypi/project"], pypi_tables),
     "github": CoreSource(
         GITHUB_TABLES,
         raw_github,
@@ -243,8 +244,8 @@ def core_tables(
     with staged(context, warehouse) as wh, ThreadPoolExecutor(len(sources) or 1) as pool:
         # Read here (only this connection sees the raw a recompute reads through), then each source parsed
         # in a thread of its own and staged here as soon as it is parsed, while others parse. A read runs on
-        # one core, so the first source's raw (the longest parse) is read alone and parses on the other core
-        # while the others' is read, in one read: a read costs a pass over the stored documents.
+        # one core, so the first source's raw is read alone and parses on the other core while the others'
+        # is read, in one read: a read costs a pass over the stored documents.
         pending = {}
         names = list(sources)
         for group in (names[:1], names[1:]):
