@@ -255,24 +255,22 @@ class Warehouse:
             )
 
     def migrate(self) -> list[int]:
-        """Apply the migrations not applied yet, each in its own transaction; return their versions."""
+        """Apply the migrations not applied yet, each in its own transaction (all in one for a new file);
+        return their versions."""
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
         )
         done = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations").fetchall()}
-        applied = []
-        for version, name, sql in migrations():
-            if version in done:
-                continue
+        pending = [migration for migration in migrations() if migration[0] not in done]
+        # A new file takes them all in one transaction: it has nothing to keep between them, and a commit
+        # each made creating one (a run's staging file, before it parses) a fifth slower.
+        for batch in [pending] if not done and pending else [[migration] for migration in pending]:
             with self.transaction() as conn:
-                conn.execute(sql)
-                conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, now())",
-                    [version, name],
-                )
-            applied.append(version)
-        return applied
+                for version, name, sql in batch:
+                    conn.execute(sql)
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        return [version for version, _, _ in pending]
 
     def refresh_views(self) -> list[str]:
         """Re-create the public views if any differs from its file (or has no stamp, as the views the first
