@@ -110,13 +110,18 @@ def test_a_day_where_most_packages_vanish_is_refused_and_can_be_allowed(sample, 
     assert checksums(settings.warehouse, day + timedelta(days=1)) == before
 
 
-def test_recomputing_a_published_date_leaves_another_capture_of_it_kept(sample, first_day):
-    settings, first = first_day
-    day = first + timedelta(days=1)
+def refused_capture(sample: Bundle, settings: Settings, day: date) -> str | None:
+    """Capture ``day`` with most packages gone: the guards refuse it, and the capture is kept."""
     with ReplayServer(bad_day(sample, list(sample.packages[:50])), date=day) as server:
         with pytest.raises(IngestRefused):
             run_date(settings.with_replay(server.base_url), day, "capture")
-    refused = kept_capture(settings, day)
+    return kept_capture(settings, day)
+
+
+def test_recomputing_a_published_date_leaves_another_capture_of_it_kept(sample, first_day):
+    settings, first = first_day
+    day = first + timedelta(days=1)
+    refused = refused_capture(sample, settings, day)
     run_date(settings, first, "recompute")
     assert kept_capture(settings, day) == refused
 
@@ -206,10 +211,7 @@ def test_the_first_run_after_an_upgrade_of_dpw_migrates_the_files_it_reads(sampl
     upgrade, but a run migrates them rather than fail on its first read (the daily run after an upgrade)."""
     settings, first = first_day
     day = first + timedelta(days=1)
-    with ReplayServer(bad_day(sample, list(sample.packages[:50])), date=day) as server:
-        with pytest.raises(IngestRefused):
-            run_date(settings.with_replay(server.base_url), day, "capture")
-    kept = kept_capture(settings, day)
+    kept = refused_capture(sample, settings, day)
     assert kept is not None
     for path in (settings.warehouse, Path(kept)):
         with Warehouse(path) as wh:
