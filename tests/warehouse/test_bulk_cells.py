@@ -204,6 +204,9 @@ PROJECTS = [
     '{"info": {"version": "\\u00e9t\\u00e9"}, "releases": {}} trailing',
     '{"info": [], "releases": {}}',
     '{"info": "a", "last_serial": {}, "releases": {}}',
+    '{"info": {"license": "a\tb"}, "releases": {}}',  # a raw control character: not JSON to either
+    '{"info": {"version": "1",}, "releases": {}}',
+    '{"info": {"version": 1e400, "license": 01}, "releases": {}}',
 ]
 
 
