@@ -61,7 +61,7 @@ def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, war
     day = partition_date(context)
     if config.score_version not in SCORE_VERSIONS:
         raise dg.Failure(f"unknown score version {config.score_version!r}; known: {sorted(SCORE_VERSIONS)}")
-    with staged(context, warehouse) as wh:
+    with staged(context, warehouse, reads_raw=False) as wh:
         metrics, percentiles = daily_metrics(
             wh.partition("package_snapshots", day),
             wh.partition("repository_snapshots", day),

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
+from pydantic import PrivateAttr
 
 from assets.sources.djangopackages import DjangoPackagesClient
 from assets.sources.forges import BITBUCKET_ANONYMOUS_HOURLY, BitbucketClient, GitLabClient
 from assets.sources.github import GitHubClient
 from assets.sources.http import DEFAULT_MAX_BODY_BYTES, HttpClient, RequestLog
 from assets.sources.pypi import PyPIClient
+from warehouse import staging
 from warehouse.guards import Thresholds
-from warehouse.store import Warehouse
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse file."""
+    """The DuckDB warehouse file, and the staging files the run holds open until it ends
+    (``warehouse.staging.hold``: with the in-process executor, from a run's first step to its last)."""
 
     path: str
+    _held: set[Path] = PrivateAttr(default_factory=set)
 
-    def open(self) -> Warehouse:
-        return Warehouse(self.path)
+    def hold(self, staged: Path) -> None:
+        staging.hold(staged)
+        self._held.add(staged)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        # A file the run published is gone already (staging.discard); any other is kept, written out whole.
+        while self._held:
+            staging.release(self._held.pop())
 
 
 class DjangoPackagesResource(dg.ConfigurableResource):

@@ -65,14 +65,20 @@ def staging_path(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
 @contextmanager
 def staged(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, *, create: bool = False
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    *,
+    create: bool = False,
+    reads_raw: bool = True,
 ) -> Iterator[Warehouse]:
-    """The run's staging warehouse. The first step of a run records it as started. A recompute reads the
-    date's raw from where the run was told to take it: through the warehouse, attached read-only (nothing
-    copied: the date's raw stays as it is stored, and the warehouse's reader lock is held meanwhile), or
-    copied in from a kept capture by its first step, since publishing that capture publishes its raw. In a
-    capture only the first raw step may create the file: a later step that finds none must not stage (and
-    so publish) an empty day over the stored one."""
+    """The run's staging warehouse, held open until the run ends (``WarehouseResource.hold``). The first
+    step of a run records it as started. A recompute reads the date's raw from where the run was told to
+    take it: through the warehouse, attached read-only (nothing copied: the date's raw stays as it is
+    stored, and the warehouse's reader lock is held meanwhile), or copied in from a kept capture by its
+    first step, since publishing that capture publishes its raw. A later step that ``reads_raw`` not (the
+    scores read staged tables only) leaves the warehouse alone. In a capture only the first raw step may
+    create the file: a later step that finds none must not stage (and so publish) an empty day over the
+    stored one."""
     day, main = partition_date(context), Path(warehouse.path)
     path = staging_path(context, warehouse)
     first = not path.exists()
@@ -81,8 +87,12 @@ def staged(
             f"the staging file of this capture of {day} is gone ({path}): nothing of this run is published"
         )
     with Warehouse(path) as wh:
+        warehouse.hold(path)
         if first:
             _record_started(main, run_key(context), day, run_mode(context))
+        elif not reads_raw:
+            yield wh
+            return
         with _raw_of(
             wh, context.run.tags, run_mode(context), main, day, path, attach=not fetches_raw(context)
         ) as source:
@@ -115,8 +125,7 @@ def _raw_of(
         yield source
         return
     # By default a writer's patience: the run waits as long for its publication anyway.
-    with Warehouse.current(main, wait=wait):
-        staging.read_raw_of(wh, main)
+    with Warehouse.current(main, wait=wait), staging.read_raw_of(wh, main):
         yield main
 
 

@@ -124,6 +124,19 @@ def view_stamp(name: str, query: str) -> str:
     return _VIEW_STAMP.format(name=name, digest=hashlib.sha256(query.encode()).hexdigest())
 
 
+def connection_config(read_only: bool) -> dict[str, str | bool | int | float | list[str]]:
+    """DuckDB's configuration of every open of a dpw file. Within a process DuckDB shares one database per
+    file among the connections opened with the same configuration (``warehouse.staging.hold``)."""
+    if read_only:
+        # A reader runs users' SQL: no files written or read outside the warehouse (COPY TO, read_csv).
+        return {"enable_external_access": False}
+    # A file this creates (the warehouse, a staging file) is written in the configured storage format,
+    # which older DuckDB clients open; an existing file keeps its own (warehouse.fileformat).
+    from warehouse.fileformat import configured
+
+    return {"storage_compatibility_version": configured()}
+
+
 class Warehouse:
     """A DuckDB warehouse file with the project's schema."""
 
@@ -192,16 +205,7 @@ class Warehouse:
         return lock
 
     def _connect(self, deadline: float, wait: float) -> duckdb.DuckDBPyConnection:
-        # A reader runs users' SQL: no files written or read outside the warehouse (COPY TO, read_csv).
-        config: dict[str, str | bool | int | float | list[str]] = (
-            {"enable_external_access": False} if self.read_only else {}
-        )
-        if not self.read_only:
-            # A file this creates (the warehouse, a staging file) is written in the configured storage
-            # format, which older DuckDB clients open; an existing file keeps its own (warehouse.fileformat).
-            from warehouse.fileformat import configured
-
-            config["storage_compatibility_version"] = configured()
+        config = connection_config(self.read_only)
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=self.read_only, config=config)
@@ -297,15 +301,21 @@ class Warehouse:
         return [name for name, _, _ in defined]
 
     def columns(self, table: str) -> list[str]:
+        return self.columns_of([table])[table]
+
+    def columns_of(self, tables: list[str]) -> dict[str, list[str]]:
+        """The columns of each of ``tables``, in their order, in one read of the catalog."""
         rows = self.conn.execute(
             # Only this file's tables: an attached staging file has tables of the same names.
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-            "AND table_catalog = current_database() ORDER BY ordinal_position",
-            [table],
+            "SELECT table_name, list(column_name ORDER BY ordinal_position) FROM information_schema.columns "
+            "WHERE table_name IN (SELECT unnest($t)) AND table_catalog = current_database() GROUP BY 1",
+            {"t": list(tables)},
         ).fetchall()
-        if not rows:
-            raise WarehouseError(f"no table or view named {table!r} in {self.path}")
-        return [row[0] for row in rows]
+        found = dict(rows)
+        missing = [table for table in tables if table not in found]
+        if missing:
+            raise WarehouseError(f"no table or view named {missing[0]!r} in {self.path}")
+        return {table: found[table] for table in tables}
 
     # reads ----------------------------------------------------------------------------------------
 

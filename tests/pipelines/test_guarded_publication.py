@@ -118,6 +118,18 @@ def refused_capture(sample: Bundle, settings: Settings, day: date) -> str | None
     return kept_capture(settings, day)
 
 
+def test_a_refused_capture_is_kept_written_out_whole_and_let_go(sample, first_day):
+    """The run held its staging file from its first step (its commits in the file's log); when the run
+    ends the file is let go and written out whole, so it stands alone: copied or opened elsewhere."""
+    settings, first = first_day
+    day = first + timedelta(days=1)
+    kept = Path(refused_capture(sample, settings, day) or "")
+    assert kept.is_file()
+    assert not kept.with_name(kept.name + ".wal").exists()
+    with Warehouse(kept, read_only=True) as wh:  # refused while the run's process still held it
+        assert wh.row("SELECT count(*) FROM raw_records WHERE source = 'djangopackages/packages'")[0] == 50
+
+
 def test_recomputing_a_published_date_leaves_another_capture_of_it_kept(sample, first_day):
     settings, first = first_day
     day = first + timedelta(days=1)

@@ -136,3 +136,52 @@ def test_every_step_names_the_published_tables_it_reads():
             # every column of the table the step's SQL names is among those it declares
             named = {c for c in TABLE_MODELS[table].to_schema().columns if re.search(rf"\b{c}\b", source)}
             assert columns is None or named <= set(columns), (step.__name__, named - set(columns or ()))
+
+
+def test_the_rows_of_a_date_sum_up_alike_in_any_file_and_order_and_differently_after_any_change(tmp_path):
+    def digest(path: Path, packages: list[dict]) -> tuple[int, int]:
+        with Warehouse(path) as wh:
+            wh.replace_partitions(DAY, {"package_snapshots": rows("package_snapshots", DAY, *packages)})
+            return staging.digests(wh, ["package_snapshots"], DAY)["package_snapshots"]
+
+    packages = [{"package_id": i, "title": f"p{i}", "stars": i, "pypi_version": "1.0"} for i in (1, 2, 3)]
+    same = digest(tmp_path / "a.duckdb", packages)
+    assert same[0] == 3
+    assert digest(tmp_path / "b.duckdb", packages[::-1]) == same
+    changed = [
+        [*packages[:2], {**packages[2], "title": "P3"}],
+        [*packages[:2], {**packages[2], "pypi_version": None}],
+        # the same values, moved to another row
+        [*packages[:1], {**packages[1], "stars": 3}, {**packages[2], "stars": 2}],
+        [*packages, {"package_id": 4, "title": "p4", "stars": 4}],
+        packages[:2],
+    ]
+    sums = [digest(tmp_path / f"c{i}.duckdb", change) for i, change in enumerate(changed)]
+    assert same not in sums
+    assert len(set(sums)) == len(sums)
+
+
+def test_a_held_staged_file_is_let_go_only_when_a_table_must_be_copied_from_it(tmp_path):
+    """A publication that rewrites nothing reads the staged file through the run's hold; one that rewrites a
+    table attaches the file, written out whole first."""
+    main = tmp_path / "warehouse.duckdb"
+    _publish(main, _stage(tmp_path / "a.duckdb"))
+
+    def held(name: str, **change) -> Path:
+        path = tmp_path / name
+        Warehouse(path).close()
+        staging.hold(path)
+        return _stage(path, **change)
+
+    same, changed = held("b.duckdb"), held("c.duckdb", stars=9)
+    try:
+        _publish(main, same)
+        assert same.with_name(same.name + ".wal").exists()  # still held: its commits are still in the log
+        assert _stored(main) == [(1, "A package"), (1, 7), (52, sum(WEEKS))]
+
+        _publish(main, changed)
+        assert not changed.with_name(changed.name + ".wal").exists()
+        assert _stored(main) == [(1, "A package"), (1, 9), (52, sum(WEEKS))]
+    finally:
+        staging.release(same)
+        staging.release(changed)
