@@ -201,8 +201,8 @@ def run_date(
     if not result.success and _interrupted(result):
         _record_interrupted(settings, result.run_id)
         raise KeyboardInterrupt
-    ledger = _ledger(settings, result.run_id)
     if not result.success:
+        ledger = _ledger(settings, result.run_id)
         if ledger.get("status") == "refused":
             raise IngestRefused(str(ledger["message"]))
         message = ledger.get("message") or "; ".join(_step_failures(result)) or "see the Dagster logs"
@@ -212,12 +212,8 @@ def run_date(
         for e in result.get_asset_check_evaluations()
         if not e.passed
     )
-    with Warehouse.current(settings.warehouse) as wh:
-        fired = wh.query(
-            "SELECT guard, level, message FROM guard_results WHERE run_id = $r AND level <> 'ok' ORDER BY guard",
-            {"r": result.run_id},
-        )
-    return IngestResult(day, mode, result.run_id, ledger, failed_checks, tuple(fired.to_dicts()))
+    ledger, fired = _ledger_and_guards(settings, result.run_id)
+    return IngestResult(day, mode, result.run_id, ledger, failed_checks, fired)
 
 
 def _outside_partitions(settings: Settings, day: date) -> str:
@@ -231,14 +227,24 @@ def _outside_partitions(settings: Settings, day: date) -> str:
 
 def _ledger(settings: Settings, run_id: str) -> dict[str, object]:
     """The run's ingest_runs row, or nothing when it could not be written or read (the warehouse busy)."""
-    if not settings.warehouse.exists():
-        return {}
     try:
-        with Warehouse.current(settings.warehouse) as wh:
-            row = wh.query("SELECT * FROM ingest_runs WHERE run_id = $r", {"r": run_id})
+        return _ledger_and_guards(settings, run_id)[0]
     except WarehouseError:
         return {}
-    return row.row(0, named=True) if row.height else {}
+
+
+def _ledger_and_guards(settings: Settings, run_id: str) -> tuple[dict[str, object], tuple[dict, ...]]:
+    """The run's ingest_runs row (nothing when it was never written) and its guard_results rows that warned
+    or were allowed, in one open."""
+    if not settings.warehouse.exists():
+        return {}, ()
+    with Warehouse.current(settings.warehouse) as wh:
+        row = wh.query("SELECT * FROM ingest_runs WHERE run_id = $r", {"r": run_id})
+        fired = wh.query(
+            "SELECT guard, level, message FROM guard_results WHERE run_id = $r AND level <> 'ok' ORDER BY guard",
+            {"r": run_id},
+        )
+    return (row.row(0, named=True) if row.height else {}), tuple(fired.to_dicts())
 
 
 def _interrupted(result: dg.ExecuteInProcessResult) -> bool:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -182,11 +183,13 @@ def publish(
         raise WarehouseError(f"no staging file at {staged}: nothing to publish for {day}")
     # A date's raw rows name their documents by ids of their own file: publish_raw compares those itself.
     compared = [table for table in tables if table != "raw_records"]
-    with Warehouse(staged) as origin:
-        ours = digests(origin, compared, day)
     written: dict[str, int] = {}
-    with Warehouse(warehouse) as wh:
+    with ExitStack() as stack:
+        # The staged sums beside the warehouse's open and its sums: two files, two databases.
+        summed = stack.enter_context(ThreadPoolExecutor(1)).submit(_digests_of, staged, compared, day)
+        wh = stack.enter_context(Warehouse(warehouse))
         theirs = digests(wh, compared, day)
+        ours = summed.result()
         differing = [table for table in tables if table == "raw_records" or ours[table] != theirs[table]]
         if differing:
             release(staged)
@@ -227,6 +230,11 @@ def publish(
             if differing:
                 wh.conn.execute("DETACH staged")
     return written
+
+
+def _digests_of(path: Path, tables: list[str], day: date) -> dict[str, tuple[int, int]]:
+    with Warehouse(path) as wh:
+        return digests(wh, tables, day)
 
 
 def digests(wh: Warehouse, tables: list[str], day: date) -> dict[str, tuple[int, int]]:
