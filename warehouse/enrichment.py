@@ -307,7 +307,7 @@ def _decode_projects(documents: pl.DataFrame) -> _DecodedProjects:
     texts = documents.get_column("payload").to_list()
     with gc_paused():
         for row, (first, name, payload) in enumerate(
-            zip(firsts, documents.get_column("record_key").to_list(), list(texts), strict=True)
+            zip(firsts, documents.get_column("record_key").to_list(), texts, strict=True)
         ):
             if not first:
                 continue
