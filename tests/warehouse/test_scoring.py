@@ -367,6 +367,35 @@ def test_sanitize_cases():
     assert cases[11] == {"weeks": None, "raw_len": 1, "n_invalid": 1, "was_string": False, "repaired": True}
 
 
+def test_sanitize_reads_a_plain_array_at_once_and_only_exactly_as_entry_by_entry():
+    """A compact array of 52 whole counts is read as integers at once; every edge of that form reads as the
+    entry-by-entry reading does: a count past 2**53 goes through a float there, so 2**53 + 1 becomes
+    2**53, and a digit that is not ASCII, a count too large for any integer, a gap or a space is no count."""
+
+    def plain(*entries: str) -> str:
+        return "[" + ",".join(entries + ("1",) * (52 - len(entries))) + "]"
+
+    cases = sanitize(
+        [
+            plain("007", "0", str(2**53)),
+            plain(str(2**53 + 1)),
+            plain(str(2**53 + 2)),
+            plain("9" * 20),
+            plain("\u0663"),
+            plain("1 "),
+            plain("", "1"),
+        ]
+    )
+    exact = {"raw_len": 52, "n_invalid": 0, "was_string": False, "repaired": False}
+    assert cases[0] == {"weeks": [7, 0, 2**53] + [1] * 49, **exact}
+    assert cases[1] == {"weeks": [2**53] + [1] * 51, **exact}
+    one_invalid = {"raw_len": 52, "n_invalid": 1, "was_string": False, "repaired": True}
+    for case in (cases[2], cases[3], cases[4]):
+        assert case == {"weeks": [None] + [1] * 51, **one_invalid}
+    assert cases[5] == {"weeks": [1] * 52, **exact}
+    assert cases[6] == {"weeks": [None] + [1] * 51, **one_invalid}
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 10**6), max_size=60), min_size=1, max_size=20))
 def test_sanitize_round_trips_json_arrays(arrays):
