@@ -428,9 +428,16 @@ def _bulk_cells(payloads: pl.Series, fields: list[Field]) -> pl.DataFrame:
         elements += [
             f"json_type({array}, {at}) AS _item_types_{i}",
             f"json_extract_string({array}, {at}) AS _item_texts_{i}",
-            # An element without the item path gives DuckDB no value and Python a null.
-            f"coalesce(len(json_type({array}, {at})) = json_array_length({array}), true) AND "
-            + distinct_keys([f"json_keys({array}, {json_path(item[:d], '$[*]')})" for d in range(len(item))])
+            # An element without the item path gives DuckDB no value and Python a null; the elements
+            # themselves (no item path) always have one, and pass through no object.
+            (
+                f"coalesce(len(json_type({array}, {at})) = json_array_length({array}), true) AND "
+                + distinct_keys(
+                    [f"json_keys({array}, {json_path(item[:d], '$[*]')})" for d in range(len(item))]
+                )
+                if item
+                else "true"
+            )
             + f" AS _items_ok_{i}",
         ]
         # the text of each element (at its item path) that is a string, else null
