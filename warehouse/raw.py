@@ -121,13 +121,17 @@ def read_raws(wh: Warehouse, snapshot_date: date, sources: Iterable[str]) -> dic
     )
     parts = rows.partition_by("source", as_dict=True, include_key=False) if rows.height else {}
     none = rows.drop("source").clear()
-    # Copies under one key come back in one order, every time: by their texts (then status), compared by
-    # their bytes, nulls last, as DuckDB's ORDER BY did. Sorted here, the texts are not carried through
-    # DuckDB's sort (0.2 s of PyPI's 180 MB at 50,000 packages).
-    return {
-        source: parts.get((source,), none).sort("record_key", "payload", "status", nulls_last=True)
-        for source in wanted
-    }
+    return {source: _in_key_order(parts.get((source,), none)) for source in wanted}
+
+
+def _in_key_order(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows by key; copies under one key in one order, every time: by their texts (then status), compared
+    by their bytes, nulls last, as DuckDB's ORDER BY did. Sorted here, the texts are not carried through
+    DuckDB's sort (0.2 s of PyPI's 180 MB at 50,000 packages), and only a source with a key given twice
+    (or two without one) has its texts compared at all (0.06 s of PyPI's)."""
+    if rows.get_column("record_key").is_duplicated().any():
+        return rows.sort("record_key", "payload", "status", nulls_last=True)
+    return rows.sort("record_key", nulls_last=True)
 
 
 def raw_rows(wh: Warehouse, snapshot_date: date, sources: Iterable[str] | None = None) -> pl.DataFrame:

@@ -545,6 +545,13 @@ def test_read_raw_gives_copies_under_one_key_in_one_order_whatever_order_they_we
     assert read == [texts[i] for i in (0, 2, 3, 4, 1, 5)]
 
 
+def test_read_raw_gives_keys_given_once_in_key_order(warehouse):
+    # No key twice, so no texts compared: the order is the keys' alone, by their bytes.
+    copies = [("é", "ok", {"id": 4}), ("b", "failed", None), ("a", "ok", {"id": 1}), ("z", "ok", {"id": 3})]
+    warehouse.replace_partitions(D1, {"raw_records": raw.raw_frame(D1, PACKAGES, copies)})
+    assert [key for key, _, _ in raw.read_raw(warehouse, D1, PACKAGES).rows()] == ["a", "b", "z", "é"]
+
+
 def test_read_raws_reads_each_source_of_a_date_as_read_raw_does(warehouse):
     for day, doc in ((D1, {"id": 1}), (D2, {"id": 2})):
         warehouse.replace_partitions(
