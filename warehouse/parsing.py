@@ -402,6 +402,15 @@ def distinct_keys(key_lists: Sequence[str]) -> str:
     return f"coalesce(list_bool_and(list_transform({keys}, lambda k: len(k) = len(list_distinct(k)))), true)"
 
 
+@functools.cache
+def _bulk_reader() -> duckdb.DuckDBPyConnection:
+    """The in-memory DuckDB that bulk reads run in, a cursor each: opening a database costs 16 ms, and a
+    recompute reads nine times. One thread: a query then runs on its caller's thread alone, and the
+    sources are parsed at the same time, a thread each (assets.core), so a second DuckDB thread per parse
+    only competed with them (at 50,000 packages a recompute took 0.5 s longer with it)."""
+    return duckdb.connect(config={"threads": 1})
+
+
 def _bulk_cells(payloads: pl.Series, fields: list[Field]) -> pl.DataFrame:
     """``_row`` (the payload's position) and the cells of ``fields``, as ``read_cells`` gives them, of
     each payload that DuckDB reads exactly as Python and whose cells need nothing written out by Python.
@@ -448,9 +457,7 @@ def _bulk_cells(payloads: pl.Series, fields: list[Field]) -> pl.DataFrame:
     candidates = bulk_candidates(
         pl.DataFrame({"payload": payloads}, schema={"payload": pl.String}).with_row_index("_row")
     )
-    # One thread: the sources are parsed at the same time, a thread each (assets.core), and a second DuckDB
-    # thread per parse only competed with them (at 50,000 packages a recompute took 0.5 s longer with it).
-    conn = duckdb.connect(config={"threads": 1})
+    conn = _bulk_reader().cursor()
     try:
         conn.register("candidates", candidates)
         # The types first: try() is null where DuckDB finds no JSON, and the rest reads only the others.

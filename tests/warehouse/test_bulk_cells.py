@@ -7,6 +7,7 @@ a trailing comma, deep nesting, floats and huge integers, paths through non-obje
 """
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -120,6 +121,28 @@ def test_bulk_cells_are_the_python_cells(fields):
     assert {ODD.index(_text(PLAIN_PACKAGE)), ODD.index(_text(NESTED))} <= bulk
     must_be_python = [0, 1, 2, 3, 4, 5, 20] + [i for i, p in enumerate(ODD) if not p.startswith("{")]
     assert not bulk & set(must_be_python)
+
+
+def test_bulk_reads_at_the_same_time_read_each_its_own_payloads():
+    """The sources are read in threads of their own, each a cursor of one database: what one registers
+    to read is not what another reads, however they interleave."""
+    texts = {
+        "packages": ([_text({**PLAIN_PACKAGE, "id": i}) for i in range(1, 400)], PACKAGE_FIELDS),
+        "categories": (
+            [_text({"id": i, "slug": f"c{i}", "title": "C"}) for i in range(1, 300)],
+            CATEGORY_FIELDS,
+        ),
+        "repositories": (_corpus(), REPOSITORY_FIELDS),
+    }
+    alone = {name: parsing._bulk_cells(pl.Series(p, dtype=pl.String), f) for name, (p, f) in texts.items()}
+    with ThreadPoolExecutor(len(texts)) as pool:
+        for _ in range(5):
+            together = {
+                name: pool.submit(parsing._bulk_cells, pl.Series(p, dtype=pl.String), f)
+                for name, (p, f) in texts.items()
+            }
+            for name, future in together.items():
+                assert_frame_equal(future.result(), alone[name])
 
 
 def test_bulk_reads_what_python_reads_in_each_odd_value():
