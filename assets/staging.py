@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -86,11 +87,17 @@ def staged(
         raise dg.Failure(
             f"the staging file of this capture of {day} is gone ({path}): nothing of this run is published"
         )
-    with Warehouse(path) as wh:
+    with ThreadPoolExecutor(1) as beside:
+        # A first step writes the started row while the staging file is made: two files, a core each.
+        started = (
+            beside.submit(_record_started, main, run_key(context), day, run_mode(context)) if first else None
+        )
+        wh = Warehouse(path)
+    with wh:
+        if started is not None:
+            started.result()
         warehouse.hold(path)
-        if first:
-            _record_started(main, run_key(context), day, run_mode(context))
-        elif not reads_raw:
+        if not first and not reads_raw:
             yield wh
             return
         with _raw_of(
