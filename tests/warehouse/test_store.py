@@ -134,3 +134,14 @@ def test_every_table_matches_its_pandera_model(warehouse, table):
     assert list(stored) == list(model)
     for name, dtype in model.items():
         assert stored[name] == dtype, f"{table}.{name}: DuckDB gives {stored[name]}, the model says {dtype}"
+
+
+def test_columns_are_read_once_an_open_and_again_after_a_migration(tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        assert "later" not in wh.columns("grid_snapshots")
+        wh.conn.execute("ALTER TABLE grid_snapshots ADD COLUMN later INTEGER")  # as a migration would
+        assert "later" not in wh.columns("grid_snapshots")
+        wh.migrate()
+        assert wh.columns_of(["grid_snapshots"])["grid_snapshots"][-1] == "later"
+        with pytest.raises(WarehouseError, match="no table or view named 'nothing'"):
+            wh.columns_of(["grid_snapshots", "nothing"])
