@@ -178,13 +178,22 @@ _PLAIN_PYPI = (
 )
 
 
-def _in_bulk(value: pl.Expr, plain: pl.Expr, each: Callable[[str], str | None]) -> pl.Expr:
+def _in_bulk(
+    value: pl.Expr, plain: pl.Expr, each: Callable[[str], str | None], may: str | None = None
+) -> pl.Expr:
     """``plain`` (the answer where it is not null) else ``each`` of the value, called in Python only for the
-    values ``plain`` has no answer for."""
-    return pl.coalesce(
-        plain,
-        pl.when(plain.is_null()).then(value).map_elements(each, return_dtype=pl.String, skip_nulls=True),
-    )
+    values ``plain`` has no answer for (and, given ``may``, that match it: a pattern every value ``each``
+    has an answer for matches). ``plain`` is computed once: an expression used twice is computed twice."""
+
+    def answered(both: pl.Series) -> pl.Series:
+        found, values = both.struct.field("plain"), both.struct.field("value")
+        ask = found.is_null() & values.is_not_null()
+        if may is not None:
+            ask &= values.str.contains(may)
+        asked = [each(text) for text in values.filter(ask)]
+        return found.scatter(ask.arg_true(), pl.Series(asked, dtype=pl.String)) if asked else found
+
+    return pl.struct(plain.alias("plain"), value.alias("value")).map_batches(answered, return_dtype=pl.String)
 
 
 def github_full_names(url: pl.Expr) -> pl.Expr:
@@ -199,7 +208,9 @@ def github_full_names(url: pl.Expr) -> pl.Expr:
         .then(pl.concat_str(owner, pl.lit("/"), name))
         .str.to_lowercase()
     )
-    return _in_bulk(url, plain, github_full_name)
+    # A GitHub host is read lower-cased from the text, so its name is in it (no other letter lower-cases to
+    # one of its): a link to another host is no repository without asking Python (a catalogue's 6,000).
+    return _in_bulk(url, plain, github_full_name, may=r"(?i)github\.com")
 
 
 def pypi_names(pypi_url: pl.Expr) -> pl.Expr:

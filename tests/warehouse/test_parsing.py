@@ -276,6 +276,9 @@ def test_identifier_columns_read_every_link_as_the_functions_for_one_value_do():
         "https://a.b/c/d",
         "",
         None,
+        # GitHub's host in capitals, in forms only Python reads: still asked of Python.
+        "git@GITHUB.COM:Owner/Repo.git",
+        "ssh://git@GitHub.Com:22/a/b",
     ]
     frame = pl.DataFrame({"link": links}, schema={"link": pl.String})
     got = frame.select(
@@ -287,6 +290,7 @@ def test_identifier_columns_read_every_link_as_the_functions_for_one_value_do():
     ]
     assert got.get_column("github").to_list()[:4] == ["owner/repo", "owner/repo", "a-b/c.d_e", "a/b"]
     assert got.get_column("pypi").to_list()[18:21] == ["django-foo-bar", "django-foo", "django-foo"]
+    assert got.get_column("github").to_list()[-2:] == ["owner/repo", "a/b"]
 
 
 def test_the_collector_stays_paused_until_the_last_parser_is_done():
