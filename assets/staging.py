@@ -77,9 +77,9 @@ def staged(
     take it: through the warehouse, attached read-only (nothing copied: the date's raw stays as it is
     stored, and the warehouse's reader lock is held meanwhile), or copied in from a kept capture by its
     first step, since publishing that capture publishes its raw. A later step that does not read raw
-    (``reads_raw=False``: the scores read staged tables only) leaves the warehouse alone. In a capture only the first raw step may
-    create the file: a later step that finds none must not stage (and so publish) an empty day over the
-    stored one."""
+    (``reads_raw=False``: the scores read staged tables only) leaves the warehouse alone. In a capture only
+    the first raw step may create the file: a later step that finds none must not stage (and so publish) an
+    empty day over the stored one."""
     day, main = partition_date(context), Path(warehouse.path)
     path = staging_path(context, warehouse)
     first = not path.exists()
