@@ -1,14 +1,17 @@
-"""Validated core tables: typed snapshots of each source's records, rejects quarantined with reasons.
+"""Validated core tables and the scores computed from them: each is a pure function of the date's raw rows,
+so a past date recomputes without a request.
 
-Each is a pure function of the date's raw rows, so a past date recomputes without a request. One step,
-``core_tables``, reads every selected source's raw, parses the sources at the same time (one thread each:
-their work is in DuckDB, polars and msgspec, which let go of the GIL), and stages each source's tables as
-soon as they are parsed. Every frame is checked against its contract before it is staged; the run publishes
-the date only when all checks pass.
+The core tables are typed snapshots of each source's records, rejects quarantined with reasons. One step,
+``core_tables_and_scores``, reads every selected source's raw, parses the sources at the same time (one
+thread each: their work is in DuckDB, polars and msgspec, which let go of the GIL), and stages each source's
+tables as soon as they are parsed. The scores (``daily_package_metrics``, ``daily_grid_percentiles``) are
+computed from the parsed frames in the same step, beside the staging of the last source, instead of in a
+step of their own that read every table back. Every frame is checked against its contract before it is
+staged; the run publishes the date only when all checks pass.
 """
 
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -22,7 +25,9 @@ from assets.resources import WarehouseResource
 from assets.staging import root_cause, staged
 from warehouse import enrichment, parsing
 from warehouse.enrichment import FORGE_SOURCES
+from warehouse.metrics import daily_metrics
 from warehouse.raw import read_raws
+from warehouse.scoring import SCORE_VERSION, SCORE_VERSIONS
 from warehouse.store import Warehouse
 
 CATALOG_TABLES = {
@@ -32,24 +37,6 @@ CATALOG_TABLES = {
     "grid_package_snapshots": "One row per (grid, accepted package) membership on the date.",
     "rejected_records": "One row per record that could not be used, with the failing fields, reasons and payload.",
 }
-
-
-def check_and_stage(
-    wh: Warehouse,
-    day: date,
-    frames: dict[str, pl.DataFrame],
-    scope: dict | None = None,
-    *,
-    reported: Collection[str],
-) -> list[dg.AssetCheckResult]:
-    """Check every frame against its contract, then stage the partition in one transaction; nothing is
-    written when a frame fails (its blocking check stops the run before anything is published).
-
-    The checks of the ``reported`` tables are returned for the asset to yield; a table this step does not
-    own (its rejects, in the catalog's ``rejected_records``) cannot carry its check, so a failure there
-    fails the step instead.
-    """
-    return stage_checked(wh, day, frames, contract_checks(frames), scope, reported=reported)
 
 
 def contract_checks(frames: dict[str, pl.DataFrame]) -> dict[str, dg.AssetCheckResult]:
@@ -65,7 +52,13 @@ def stage_checked(
     *,
     reported: Collection[str],
 ) -> list[dg.AssetCheckResult]:
-    """``check_and_stage`` with the frames' ``contract_checks`` computed already."""
+    """Stage the partition in one transaction if every frame passed its contract check (``contract_checks``);
+    nothing is written when one fails (its blocking check stops the run before anything is published).
+
+    The checks of the ``reported`` tables are returned for the asset to yield; a table this step does not
+    own (its rejects, in the catalog's ``rejected_records``) cannot carry its check, so a failure there
+    fails the step instead.
+    """
     if all(check.passed for check in checks.values()):
         wh.replace_partitions(day, frames, scope=scope)
     foreign = [table for table, check in checks.items() if table not in reported and not check.passed]
@@ -192,7 +185,7 @@ def pypi_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
 
 
 # Read and parsed in this order: the catalogue first, alone (its parse is the longest and mostly DuckDB's and
-# polars', so the others' read beside it runs nearly unhindered), then the rest in one read (see core_tables).
+# polars', so the others' read beside it runs nearly unhindered), then the rest in one read (see core_tables_and_scores).
 CORE_SOURCES = {
     "djangopackages": CoreSource(
         CATALOG_TABLES, raw_djangopackages, DJANGOPACKAGES_SOURCES, DJANGOPACKAGES_SOURCES, catalog_tables
@@ -217,28 +210,87 @@ def parsed_and_checked(source: CoreSource, raw: dict[str, pl.DataFrame], day: da
     return Parsed(parsed.frames, contract_checks(parsed.frames), parsed.metadata, parsed.notes)
 
 
-@dg.multi_asset(
-    name="core_tables",
-    specs=[
-        table_spec(table, text, [source.raw_asset], "core")
-        for source in CORE_SOURCES.values()
-        for table, text in source.tables.items()
+SCORE_TABLES = {
+    "daily_package_metrics": "One row per package per date: stars, forks, commits and the DPAS activity score with its parts.",
+    "daily_grid_percentiles": "One row per (grid, package) per date: the package's activity percentile within the grid.",
+}
+SCORE_DEPS = {
+    "daily_package_metrics": [
+        "package_snapshots",
+        "grid_package_snapshots",
+        "repository_snapshots",
+        "forge_repository_snapshots",
+        "pypi_projects",
     ],
-    check_specs=[contract_check_spec(table) for source in CORE_SOURCES.values() for table in source.tables],
+    "daily_grid_percentiles": ["package_snapshots", "grid_package_snapshots"],
+}
+
+
+class ScoringConfig(dg.Config):
+    score_version: str = SCORE_VERSION
+
+
+def scored_and_checked(tables: dict[str, pl.DataFrame], day: date, score_version: str) -> Parsed:
+    """The date's scores from its core tables' frames, and their contract checks: pure work, safe in a thread."""
+    metrics, percentiles = daily_metrics(
+        tables["package_snapshots"],
+        tables["repository_snapshots"],
+        tables["pypi_projects"],
+        tables["grid_package_snapshots"],
+        day,
+        score_version,
+        tables["forge_repository_snapshots"],
+    )
+    frames = {"daily_package_metrics": metrics, "daily_grid_percentiles": percentiles}
+    scored = metrics.filter(pl.col("activity_score").is_not_null())
+    return Parsed(
+        frames,
+        contract_checks(frames),
+        metadata={
+            "daily_package_metrics": {
+                "scored": scored.height,
+                "score_version": score_version,
+                "median_score": float(scored.get_column("activity_score").median() or 0.0),
+            }
+        },
+    )
+
+
+@dg.multi_asset(
+    name="core_tables_and_scores",
+    specs=[
+        *(
+            table_spec(table, text, [source.raw_asset], "core")
+            for source in CORE_SOURCES.values()
+            for table, text in source.tables.items()
+        ),
+        *(table_spec(table, text, SCORE_DEPS[table], "marts") for table, text in SCORE_TABLES.items()),
+    ],
+    check_specs=[
+        contract_check_spec(table)
+        for tables in (*(source.tables for source in CORE_SOURCES.values()), SCORE_TABLES)
+        for table in tables
+    ],
     can_subset=True,
 )
-def core_tables(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+def core_tables_and_scores(
+    context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-    """Each selected source's tables of the date, parsed from its stored raw at the same time as the others';
-    a source that fails costs only itself: the others' tables are staged, then the step fails naming it."""
+    """Each selected source's tables of the date, parsed from its stored raw at the same time as the others',
+    then the scores computed from them; a source that fails costs only itself: the others' tables are
+    staged, then the step fails naming it. The scores need every source's tables, so a selection with a
+    score parses (and stages) every source."""
     day = partition_date(context)
     selected = context.selected_asset_keys
+    scoring = any(dg.AssetKey(table) in selected for table in SCORE_TABLES)
+    if scoring and config.score_version not in SCORE_VERSIONS:
+        raise dg.Failure(f"unknown score version {config.score_version!r}; known: {sorted(SCORE_VERSIONS)}")
     sources = {
         name: source
         for name, source in CORE_SOURCES.items()
-        if any(dg.AssetKey(table) in selected for table in source.tables)
+        if scoring or any(dg.AssetKey(table) in selected for table in source.tables)
     }
+    reported = context.selected_asset_check_keys
     results: list[dg.AssetCheckResult | dg.MaterializeResult] = []
     failures: dict[str, BaseException] = {}
     with staged(context, warehouse) as wh, ThreadPoolExecutor(len(sources) or 1) as pool:
@@ -255,11 +307,16 @@ def core_tables(
             for name in group:
                 parts = {s: raw.pop(s) for s in sources[name].raw_sources}
                 pending[pool.submit(parsed_and_checked, sources[name], parts, day)] = name
+        parsed: dict[str, Parsed] = {}
+        scores: Future[Parsed] | None = None
         for future in as_completed(pending):
             name = pending[future]
             source = sources[name]
             try:
-                outcome = future.result()
+                outcome = parsed[name] = future.result()
+                if scoring and len(parsed) == len(sources) and not failures:
+                    # The last source is parsed: the scores are computed from the frames beside its staging.
+                    scores = _scores_of(pool, parsed, day, config.score_version)
                 checks = stage_checked(
                     wh,
                     day,
@@ -267,7 +324,7 @@ def core_tables(
                     outcome.checks,
                     scope={"rejected_records": ("source", source.rejects)},
                     # A check outside the selection cannot be reported: its failure fails the step instead.
-                    reported=[t for t in source.tables if check_key(t) in context.selected_asset_check_keys],
+                    reported=[t for t in source.tables if check_key(t) in reported],
                 )
             except Exception as error:  # noqa: BLE001 - the other sources are staged all the same
                 failures[name] = error
@@ -277,11 +334,45 @@ def core_tables(
             tables = {t: outcome.frames[t] for t in source.tables if dg.AssetKey(t) in selected}
             results.extend(materializations(tables, outcome.metadata))
             results.extend(checks)
+        if scores is not None and not failures:
+            try:
+                outcome = scores.result()
+                checks = stage_checked(
+                    wh,
+                    day,
+                    outcome.frames,
+                    outcome.checks,
+                    reported=[t for t in SCORE_TABLES if check_key(t) in reported],
+                )
+            except Exception as error:  # noqa: BLE001 - reported with the sources' failures
+                failures["scores"] = error
+            else:
+                tables = {t: outcome.frames[t] for t in SCORE_TABLES if dg.AssetKey(t) in selected}
+                results.extend(materializations(tables, outcome.metadata))
+                results.extend(checks)
     yield from results
     if failures:
         raise dg.Failure(
             # In the sources' order, not the order they failed in: the same failure reads the same each time.
             description="; ".join(
-                f"{name} failed: {root_cause(failures[name])}" for name in sources if name in failures
+                f"{name} failed: {root_cause(failures[name])}"
+                for name in [*sources, "scores"]
+                if name in failures
             )
-        ) from next(failures[name] for name in sources if name in failures)
+        ) from next(failures[name] for name in [*sources, "scores"] if name in failures)
+    if scoring and scores is None:
+        failing = [
+            t for outcome in parsed.values() for t, check in outcome.checks.items() if not check.passed
+        ]
+        raise dg.Failure(f"the scores of {day} were not computed: {', '.join(failing)} fail their contract")
+
+
+def _scores_of(
+    pool: ThreadPoolExecutor, parsed: dict[str, Parsed], day: date, score_version: str
+) -> Future[Parsed] | None:
+    """The scores' computation, started in ``pool``, when every parsed frame passed its check (the scores of
+    rows that break their contract would not be staged anyway: the step fails on the failed check)."""
+    if not all(check.passed for outcome in parsed.values() for check in outcome.checks.values()):
+        return None
+    tables = {table: frame for outcome in parsed.values() for table, frame in outcome.frames.items()}
+    return pool.submit(scored_and_checked, tables, day, score_version)

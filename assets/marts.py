@@ -1,14 +1,13 @@
-"""Marts: the daily metrics and activity score of every package, and the run ledger that publishes a date."""
+"""The run ledger that publishes a date: its guards, its counts, and the one transaction that makes the
+staged date the warehouse's. (The scores are computed with the core tables: ``assets.core``.)"""
 
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 
 from assets.checks import contract_check_result, contract_check_spec
-from assets.core import check_and_stage, materializations
-from assets.partitions import daily_partitions, partition_date, table_metadata, table_spec
+from assets.partitions import daily_partitions, partition_date, table_metadata
 from assets.resources import GuardsResource, WarehouseResource
 from assets.staging import (
     PublicationRefused,
@@ -20,71 +19,7 @@ from assets.staging import (
     staging_path,
 )
 from warehouse import compaction, guards, runs, staging, store
-from warehouse.metrics import daily_metrics
-from warehouse.scoring import SCORE_VERSION, SCORE_VERSIONS
 from warehouse.store import Warehouse
-
-MART_TABLES = {
-    "daily_package_metrics": "One row per package per date: stars, forks, commits and the DPAS activity score with its parts.",
-    "daily_grid_percentiles": "One row per (grid, package) per date: the package's activity percentile within the grid.",
-}
-
-
-class ScoringConfig(dg.Config):
-    score_version: str = SCORE_VERSION
-
-
-@dg.multi_asset(
-    specs=[
-        table_spec(
-            "daily_package_metrics",
-            MART_TABLES["daily_package_metrics"],
-            [
-                "package_snapshots",
-                "grid_package_snapshots",
-                "repository_snapshots",
-                "forge_repository_snapshots",
-                "pypi_projects",
-            ],
-            "marts",
-        ),
-        table_spec(
-            "daily_grid_percentiles",
-            MART_TABLES["daily_grid_percentiles"],
-            ["package_snapshots", "grid_package_snapshots"],
-            "marts",
-        ),
-    ],
-    check_specs=[contract_check_spec(table) for table in MART_TABLES],
-)
-def package_scores(context: dg.AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource):
-    day = partition_date(context)
-    if config.score_version not in SCORE_VERSIONS:
-        raise dg.Failure(f"unknown score version {config.score_version!r}; known: {sorted(SCORE_VERSIONS)}")
-    with staged(context, warehouse, reads_raw=False) as wh:
-        metrics, percentiles = daily_metrics(
-            wh.partition("package_snapshots", day),
-            wh.partition("repository_snapshots", day),
-            wh.partition("pypi_projects", day),
-            wh.partition("grid_package_snapshots", day),
-            day,
-            config.score_version,
-            wh.partition("forge_repository_snapshots", day),
-        )
-        frames = {"daily_package_metrics": metrics, "daily_grid_percentiles": percentiles}
-        checks = check_and_stage(wh, day, frames, reported=list(MART_TABLES))
-    scored = metrics.filter(pl.col("activity_score").is_not_null())
-    yield from materializations(
-        frames,
-        {
-            "daily_package_metrics": {
-                "scored": scored.height,
-                "score_version": config.score_version,
-                "median_score": float(scored.get_column("activity_score").median() or 0.0),
-            }
-        },
-    )
-    yield from checks
 
 
 class PublishConfig(dg.Config):

@@ -70,16 +70,14 @@ def staged(
     warehouse: WarehouseResource,
     *,
     create: bool = False,
-    reads_raw: bool = True,
 ) -> Iterator[Warehouse]:
     """The run's staging warehouse, held open until the run ends (``WarehouseResource.hold``). The first
     step of a run records it as started. A recompute reads the date's raw from where the run was told to
     take it: through the warehouse, attached read-only (nothing copied: the date's raw stays as it is
     stored, and the warehouse's reader lock is held meanwhile), or copied in from a kept capture by its
-    first step, since publishing that capture publishes its raw. A later step that does not read raw
-    (``reads_raw=False``: the scores read staged tables only) leaves the warehouse alone. In a capture only
-    the first raw step may create the file: a later step that finds none must not stage (and so publish) an
-    empty day over the stored one."""
+    first step, since publishing that capture publishes its raw. In a capture only the first raw step may
+    create the file: a later step that finds none must not stage (and so publish) an empty day over the
+    stored one."""
     day, main = partition_date(context), Path(warehouse.path)
     path = staging_path(context, warehouse)
     first = not path.exists()
@@ -97,9 +95,6 @@ def staged(
         if started is not None:
             started.result()
         warehouse.hold(path)
-        if not first and not reads_raw:
-            yield wh
-            return
         with _raw_of(
             wh, context.run.tags, run_mode(context), main, day, path, attach=not fetches_raw(context)
         ) as source:

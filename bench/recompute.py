@@ -10,7 +10,7 @@ path `dpw ingest --date D` takes for a past date, and asserts that no request re
 For each recompute it takes the Dagster step durations from the run's events, and times the parts inside
 them (parsing, scoring, pandera validation, staging writes, guards, the publication and its history
 refresh) by wrapping those functions for the benchmark only. Process start and imports are not counted.
-The sources' parsers run at the same time (``core_tables``), so their times overlap and add up to more than
+The sources' parsers run at the same time (``core_tables_and_scores``), so their times overlap and add up to more than
 the step's.
 
 `--stale` changes, before each recompute, one value of every stored row of the date in `package_snapshots`
@@ -53,7 +53,7 @@ TIMED: list[tuple[str, str, tuple[str, ...], int]] = [
     ("warehouse.parsing", "grid_memberships", (), 0),
     ("warehouse.enrichment", "parse_repositories", (), 0),
     ("warehouse.enrichment", "parse_pypi", (), 0),
-    ("warehouse.metrics", "daily_metrics", ("assets.marts",), 0),
+    ("warehouse.metrics", "daily_metrics", ("assets.core",), 0),
     ("assets.core", "contract_checks", (), 0),
     ("assets.checks", "contract_check_result", ("assets.core", "assets.marts", "assets.raw"), 1),
     ("assets.core", "stage_checked", (), 0),

@@ -183,7 +183,7 @@ def run_date(
     # The console logger's DEBUG events would bury the CLI's own output; the run records them all anyway.
     ops: dict[str, object] = {"ingest_runs": {"config": {"allow": list(allow)}}}
     if score_version:
-        ops["package_scores"] = {"config": {"score_version": score_version}}
+        ops["core_tables_and_scores"] = {"config": {"score_version": score_version}}
     run_config = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}, "ops": ops}
     tags = {MODE_TAG: mode}
     if mode != "capture":

@@ -1,15 +1,20 @@
-"""The core tables' step: every selected source parsed at the same time, each staged on its own."""
+"""The core tables' and scores' step: every selected source parsed at the same time, each staged on its own,
+then the scores computed from the parsed frames."""
 
+import dataclasses
 import time
 
 import dagster as dg
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from assets import ALL_ASSETS
-from assets.core import CORE_SOURCES, core_tables
+from assets.core import CORE_SOURCES, SCORE_TABLES, core_tables_and_scores
 from pipelines.definitions import resources
 from pipelines.runner import run_date
 from warehouse import enrichment, staging
+from warehouse.metrics import daily_metrics
 from warehouse.store import Warehouse
 
 SOURCE_TABLES = {name: set(source.tables) for name, source in CORE_SOURCES.items()}
@@ -28,6 +33,17 @@ def staged_rows(settings, day, run_id: str) -> dict[str, int]:
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
     return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def materialize_only(settings, day, table: str) -> dg.ExecuteInProcessResult:
+    """Materialize one table of ``day``, which must be the only one reported, with its check passed."""
+    result = dg.materialize(
+        ALL_ASSETS, selection=[table], partition_key=day.isoformat(), resources=resources(settings)
+    )
+    assert materialized(result) == {table}
+    checks = result.get_asset_check_evaluations()
+    assert [(c.asset_key.to_user_string(), c.passed) for c in checks] == [(table, True)]
+    return result
 
 
 @pytest.fixture
@@ -49,7 +65,7 @@ def test_sources_whose_parsing_fails_cost_only_themselves(settings, captured, mo
     monkeypatch.setattr(enrichment, "parse_pypi", broken("PyPI", after=0.5))
     result = dg.materialize(
         ALL_ASSETS,
-        selection=[core_tables],
+        selection=[core_tables_and_scores],
         partition_key=captured.isoformat(),
         resources=resources(settings),
         raise_on_error=False,
@@ -71,16 +87,71 @@ def test_materializing_one_table_parses_and_stages_only_its_source(settings, cap
     parsed = []
     original = enrichment.parse_pypi
     monkeypatch.setattr(enrichment, "parse_pypi", lambda *a: parsed.append("pypi") or original(*a))
-    result = dg.materialize(
-        ALL_ASSETS,
-        selection=["repository_snapshots"],
-        partition_key=captured.isoformat(),
-        resources=resources(settings),
-    )
-    assert materialized(result) == {"repository_snapshots"}
-    checks = result.get_asset_check_evaluations()
-    assert [(c.asset_key.to_user_string(), c.passed) for c in checks] == [("repository_snapshots", True)]
+    result = materialize_only(settings, captured, "repository_snapshots")
     rows = staged_rows(settings, captured, result.run_id)
     assert rows["repository_snapshots"] > 0
     assert {t for t, n in rows.items() if n} == {"repository_snapshots"}
     assert parsed == []
+
+
+def test_a_score_alone_stages_every_source_and_is_what_the_staged_tables_score(settings, captured):
+    """The scores are computed from the parsed frames, not from the tables read back: they must be the
+    scores of exactly the rows staged, to the last value and type."""
+    result = materialize_only(settings, captured, "daily_grid_percentiles")
+    rows = staged_rows(settings, captured, result.run_id)
+    assert rows["package_snapshots"] == 240 and all(rows.values()), rows
+    with Warehouse(staging.staging_file(settings.warehouse, captured, result.run_id), read_only=True) as wh:
+        tables = {
+            t: wh.partition(t, captured)
+            for t in (
+                *SOURCE_TABLES["djangopackages"],
+                *SOURCE_TABLES["github"],
+                *SOURCE_TABLES["pypi"],
+                *SOURCE_TABLES["forges"],
+            )
+        }
+        expected = daily_metrics(
+            tables["package_snapshots"],
+            tables["repository_snapshots"],
+            tables["pypi_projects"],
+            tables["grid_package_snapshots"],
+            captured,
+            forges=tables["forge_repository_snapshots"],
+        )
+        staged = [wh.partition(table, captured) for table in SCORE_TABLES]
+    for got, want, key in zip(staged, expected, (["package_id"], ["grid_id", "package_id"]), strict=True):
+        assert got.height > 0
+        assert_frame_equal(got.sort(key), want.sort(key))
+
+
+def test_a_core_table_that_breaks_its_contract_is_not_scored_and_the_step_says_which(
+    settings, captured, monkeypatch
+):
+    original = enrichment.parse_forges
+
+    def broken(*args):
+        parsed = original(*args)
+        return dataclasses.replace(parsed, accepted=parsed.accepted.with_columns(status=pl.lit("bogus")))
+
+    monkeypatch.setattr(enrichment, "parse_forges", broken)
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=[core_tables_and_scores],
+        partition_key=captured.isoformat(),
+        resources=resources(settings),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
+    assert failure is not None
+    assert failure.description == (
+        f"the scores of {captured} were not computed: forge_repository_snapshots fail their contract"
+    )
+    checks = {c.asset_key.to_user_string(): c.passed for c in result.get_asset_check_evaluations()}
+    assert checks["forge_repository_snapshots"] is False
+    assert checks["package_snapshots"] is True and not set(SCORE_TABLES) & set(checks)
+    assert not set(SCORE_TABLES) & materialized(result)
+    with Warehouse(staging.staging_file(settings.warehouse, captured, result.run_id), read_only=True) as wh:
+        assert [wh.partition(table, captured).height for table in SCORE_TABLES] == [0, 0]
+        assert wh.partition("forge_repository_snapshots", captured).height == 0
+        assert wh.partition("package_snapshots", captured).height == 240
