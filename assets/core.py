@@ -291,7 +291,6 @@ def core_tables_and_scores(
         if scoring or any(dg.AssetKey(table) in selected for table in source.tables)
     }
     reported = context.selected_asset_check_keys
-    results: list[dg.AssetCheckResult | dg.MaterializeResult] = []
     failures: dict[str, BaseException] = {}
     with staged(context, warehouse) as wh, ThreadPoolExecutor(len(sources) or 1) as pool:
         # Read here (only this connection sees the raw a recompute reads through), then each source parsed
@@ -307,16 +306,16 @@ def core_tables_and_scores(
             for name in group:
                 parts = {s: raw.pop(s) for s in sources[name].raw_sources}
                 pending[pool.submit(parsed_and_checked, sources[name], parts, day)] = name
-        parsed: dict[str, Parsed] = {}
-        scores: Future[Parsed] | None = None
+        # Queued behind the parses, it takes the first thread one of them leaves: the scores then start as the
+        # last source is parsed, while this thread stages what is parsed.
+        scores = (
+            pool.submit(scored_once_parsed, list(pending), day, config.score_version) if scoring else None
+        )
         for future in as_completed(pending):
             name = pending[future]
             source = sources[name]
             try:
-                outcome = parsed[name] = future.result()
-                if scoring and len(parsed) == len(sources) and not failures:
-                    # The last source is parsed: the scores are computed from the frames beside its staging.
-                    scores = _scores_of(pool, parsed, day, config.score_version)
+                outcome = future.result()
                 checks = stage_checked(
                     wh,
                     day,
@@ -331,9 +330,11 @@ def core_tables_and_scores(
                 continue
             for note in outcome.notes:
                 context.log.info(note)
-            tables = {t: outcome.frames[t] for t in source.tables if dg.AssetKey(t) in selected}
-            results.extend(materializations(tables, outcome.metadata))
-            results.extend(checks)
+            # Yielded now, not at the end: Dagster records them while the other sources parse.
+            yield from materializations(
+                {t: outcome.frames[t] for t in source.tables if dg.AssetKey(t) in selected}, outcome.metadata
+            )
+            yield from checks
         if scores is not None and not failures:
             try:
                 outcome = scores.result()
@@ -347,32 +348,28 @@ def core_tables_and_scores(
             except Exception as error:  # noqa: BLE001 - reported with the sources' failures
                 failures["scores"] = error
             else:
-                tables = {t: outcome.frames[t] for t in SCORE_TABLES if dg.AssetKey(t) in selected}
-                results.extend(materializations(tables, outcome.metadata))
-                results.extend(checks)
-    yield from results
+                yield from materializations(
+                    {t: outcome.frames[t] for t in SCORE_TABLES if dg.AssetKey(t) in selected},
+                    outcome.metadata,
+                )
+                yield from checks
     if failures:
+        order = [*sources, "scores"]
         raise dg.Failure(
             # In the sources' order, not the order they failed in: the same failure reads the same each time.
             description="; ".join(
-                f"{name} failed: {root_cause(failures[name])}"
-                for name in [*sources, "scores"]
-                if name in failures
+                f"{name} failed: {root_cause(failures[name])}" for name in order if name in failures
             )
-        ) from next(failures[name] for name in [*sources, "scores"] if name in failures)
-    if scoring and scores is None:
-        failing = [
-            t for outcome in parsed.values() for t, check in outcome.checks.items() if not check.passed
-        ]
-        raise dg.Failure(f"the scores of {day} were not computed: {', '.join(failing)} fail their contract")
+        ) from next(failures[name] for name in order if name in failures)
 
 
-def _scores_of(
-    pool: ThreadPoolExecutor, parsed: dict[str, Parsed], day: date, score_version: str
-) -> Future[Parsed] | None:
-    """The scores' computation, started in ``pool``, when every parsed frame passed its check (the scores of
-    rows that break their contract would not be staged anyway: the step fails on the failed check)."""
-    if not all(check.passed for outcome in parsed.values() for check in outcome.checks.values()):
-        return None
-    tables = {table: frame for outcome in parsed.values() for table, frame in outcome.frames.items()}
-    return pool.submit(scored_and_checked, tables, day, score_version)
+def scored_once_parsed(parsing: list[Future[Parsed]], day: date, score_version: str) -> Parsed:
+    """The scores (``scored_and_checked``) of the sources ``parsing`` parses, once they all are. A source
+    whose parse failed fails this too; a frame that fails its contract leaves the date unscored (its rows
+    would not be staged, and its blocking check fails the step anyway)."""
+    outcomes = [future.result() for future in parsing]
+    failing = [table for outcome in outcomes for table, check in outcome.checks.items() if not check.passed]
+    if failing:
+        raise dg.Failure(f"nothing is scored, since the rows of {', '.join(failing)} fail their contract")
+    tables = {table: frame for outcome in outcomes for table, frame in outcome.frames.items()}
+    return scored_and_checked(tables, day, score_version)

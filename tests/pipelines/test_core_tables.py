@@ -145,7 +145,7 @@ def test_a_core_table_that_breaks_its_contract_is_not_scored_and_the_step_says_w
     failure = result.get_step_failure_events()[0].step_failure_data.user_failure_data
     assert failure is not None
     assert failure.description == (
-        f"the scores of {captured} were not computed: forge_repository_snapshots fail their contract"
+        "scores failed: nothing is scored, since the rows of forge_repository_snapshots fail their contract"
     )
     checks = {c.asset_key.to_user_string(): c.passed for c in result.get_asset_check_evaluations()}
     assert checks["forge_repository_snapshots"] is False
