@@ -185,7 +185,8 @@ def pypi_tables(raw: dict[str, pl.DataFrame], day: date) -> Parsed:
 
 
 # Read and parsed in this order: the catalogue first, alone (its parse is the longest and mostly DuckDB's and
-# polars', so the others' read beside it runs nearly unhindered), then the rest in one read (see core_tables_and_scores).
+# polars', so the others' read beside it runs nearly unhindered), then the rest in one read (see
+# core_tables_and_scores).
 CORE_SOURCES = {
     "djangopackages": CoreSource(
         CATALOG_TABLES, raw_djangopackages, DJANGOPACKAGES_SOURCES, DJANGOPACKAGES_SOURCES, catalog_tables
@@ -231,7 +232,8 @@ class ScoringConfig(dg.Config):
 
 
 def scored_and_checked(tables: dict[str, pl.DataFrame], day: date, score_version: str) -> Parsed:
-    """The date's scores from its core tables' frames, and their contract checks: pure work, safe in a thread."""
+    """The date's scores from its core tables' frames, and their contract checks: pure work, safe in a
+    thread."""
     metrics, percentiles = daily_metrics(
         tables["package_snapshots"],
         tables["repository_snapshots"],

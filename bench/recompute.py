@@ -10,8 +10,8 @@ path `dpw ingest --date D` takes for a past date, and asserts that no request re
 For each recompute it takes the Dagster step durations from the run's events, and times the parts inside
 them (parsing, scoring, pandera validation, staging writes, guards, the publication and its history
 refresh) by wrapping those functions for the benchmark only. Process start and imports are not counted.
-The sources' parsers run at the same time (``core_tables_and_scores``), so their times overlap and add up to more than
-the step's.
+The sources' parsers run at the same time (``core_tables_and_scores``), so their times overlap and add up
+to more than the step's.
 
 `--stale` changes, before each recompute, one value of every stored row of the date in `package_snapshots`
 and `daily_package_metrics`, so that the publication rewrites them and refreshes every history table from
