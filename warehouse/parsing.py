@@ -460,18 +460,19 @@ def _bulk_cells(payloads: pl.Series, fields: list[Field]) -> pl.DataFrame:
     conn = _bulk_reader().cursor()
     try:
         conn.register("candidates", candidates)
-        # The types first: try() is null where DuckDB finds no JSON, and the rest reads only the others.
+        # The types first: try() is null where DuckDB finds no JSON, and the rest reads only the others. A
+        # CASE, not a WHERE: DuckDB pushes a filter into the scan and then reads the types a second time.
         read = conn.sql(
             f"SELECT {', '.join(['*', *strings])} FROM (SELECT {', '.join(['*', *elements])} FROM ("
-            f"SELECT _row, _types, json_extract_string(payload, [{texts}]) AS _texts, "
-            f"json_keys(payload, [{objects}]) AS _keys FROM ("
-            f"SELECT _row, payload, try(json_type(payload, ['$', {objects}, {types}])) AS _types "
-            "FROM candidates) WHERE _types IS NOT NULL))"
+            f"SELECT _row, _types, CASE WHEN _types IS NOT NULL THEN json_extract_string(payload, [{texts}]) "
+            f"END AS _texts, CASE WHEN _types IS NOT NULL THEN json_keys(payload, [{objects}]) END AS _keys "
+            f"FROM (SELECT _row, payload, try(json_type(payload, ['$', {objects}, {types}])) AS _types "
+            "FROM candidates)))"
         ).pl()
     finally:
         conn.close()
     accepted = [
-        pl.col("_types").list.first() == "OBJECT",
+        (pl.col("_types").list.first() == "OBJECT").fill_null(False),  # null: no JSON to DuckDB
         pl.col("_types")
         .list.slice(1, len(parents))
         .list.eval(pl.element().is_null() | pl.element().is_in(["OBJECT", "NULL"]))
