@@ -1,4 +1,5 @@
 import gc
+import random
 import threading
 from datetime import UTC, date, datetime
 
@@ -6,6 +7,7 @@ import polars as pl
 import pytest
 
 from tests.conftest import sample_packages
+from warehouse import parsing
 from warehouse.parsing import gc_paused, grid_memberships, parse_categories, parse_packages, parse_timestamp
 from warehouse.raw import raw_frame, record_key
 
@@ -135,6 +137,44 @@ def test_a_text_is_local_time_only_without_an_offset_and_zulu_only_right_after_t
         None,
         None,
         None,
+    ]
+
+
+def test_plain_utc_times_read_apart_read_as_the_general_reading_does():
+    # Texts near GitHub's and PyPI's shape, each a few characters off (a digit of another script, a leap
+    # second, 30 February, seven fractional digits, a lower-case z ...): the ones read apart as plain UTC
+    # times must come out exactly as the general reading (offsets and local times) gives them.
+    shapes = [
+        "2017-11-08T02:14:58.453331Z",
+        "2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00.5Z",
+        "2016-12-31T23:59:60Z",
+        "2023-02-29T12:00:00Z",
+        "2020-01-01T00:00:00.1234567Z",
+        "2020-01-01T00:00:00+00:00",
+        "2010-08-14T22:47:52",
+    ]
+    rng = random.Random(7)
+    texts = list(shapes)
+    for _ in range(20_000):
+        text = list(rng.choice(shapes))
+        at = rng.randrange(len(text))
+        text[at : at + rng.randint(0, 1)] = rng.choice(
+            ["0", "9", "5", "\u0663", "\uff12", ".", ":", "z", "Z", "+", " "]
+        )
+        texts.append("".join(text))
+    frame = pl.DataFrame({"t": texts})
+    plain = frame.get_column("t").str.contains(parsing._PLAIN_UTC)
+    read = frame.select(parse_timestamp(pl.col("t"))).get_column("t")
+    general = frame.select(parsing._timestamp(pl.col("t"))).get_column("t")
+    # Both ways are taken (957 texts plain, 1,319 read the general way, of 20,008).
+    assert plain.sum() > 500 and read.is_not_null().sum() - plain.sum() > 500
+    assert read.equals(general, check_names=False)
+    assert read.head(4).to_list() == [
+        datetime(2017, 11, 8, 2, 14, 58, 453331, tzinfo=UTC),
+        datetime(2020, 1, 1, tzinfo=UTC),
+        datetime(2020, 1, 1, 0, 0, 0, 500000, tzinfo=UTC),
+        datetime(2017, 1, 1, tzinfo=UTC),  # chrono's leap second, read the general way
     ]
 
 
