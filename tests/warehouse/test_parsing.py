@@ -142,8 +142,8 @@ def test_a_text_is_local_time_only_without_an_offset_and_zulu_only_right_after_t
 
 def test_plain_utc_times_read_apart_read_as_the_general_reading_does():
     # Texts near GitHub's and PyPI's shape, each a few characters off (a digit of another script, a leap
-    # second, 30 February, seven fractional digits, a lower-case z ...): the ones read apart as plain UTC
-    # times must come out exactly as the general reading (offsets and local times) gives them.
+    # second, 29 February of 2023, seven fractional digits, a lower-case z ...): the ones read apart as
+    # plain UTC times must come out exactly as the general reading (offsets and local times) gives them.
     shapes = [
         "2017-11-08T02:14:58.453331Z",
         "2020-01-01T00:00:00Z",
