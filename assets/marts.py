@@ -1,6 +1,7 @@
 """The run ledger that publishes a date: its guards, its counts, and the one transaction that makes the
 staged date the warehouse's. (The scores are computed with the core tables: ``assets.core``.)"""
 
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import dagster as dg
 
 from assets.checks import contract_check_result, contract_check_spec
 from assets.partitions import daily_partitions, partition_date, table_metadata
+from assets.raw import raw_djangopackages, raw_forges, raw_github, raw_pypi
 from assets.resources import GuardsResource, WarehouseResource
 from assets.staging import (
     PublicationRefused,
@@ -20,6 +22,9 @@ from assets.staging import (
 )
 from warehouse import compaction, guards, runs, staging, store
 from warehouse.store import Warehouse
+
+# What a capture publishes as raw_records and raw_requests.
+RAW_ASSET_KEYS = (raw_djangopackages.key, raw_github.key, raw_pypi.key, raw_forges.key)
 
 
 class PublishConfig(dg.Config):
@@ -60,6 +65,14 @@ def previous_facts(main: Path, day: date) -> tuple[guards.DayFacts | None, guard
         return guards.day_facts(wh, earlier, raw), None if stored else raw
 
 
+def unmaterialized(selected: Collection[dg.AssetKey], *, capture: bool) -> list[str]:
+    """The assets whose tables a run publishes that it does not materialize (``selected``). A run of part of
+    the graph, launched from the UI, stages nothing for them: published, the date's rows there, and a
+    capture's raw of the sources it left out, would be replaced with none."""
+    published = [*(RAW_ASSET_KEYS if capture else ()), *map(dg.AssetKey, staging.DERIVED_TABLES)]
+    return [key.to_user_string() for key in published if key not in selected]
+
+
 @dg.asset(
     partitions_def=daily_partitions,
     group_name="marts",
@@ -96,6 +109,14 @@ def ingest_runs(
     # The guards judge what a capture fetched: they stop it on its way into the warehouse, not a
     # recompute or rescore of a date the warehouse already holds (whose raw was judged, or allowed, then).
     publishes_raw = source != main
+    # The run's own assets: its job's, or the part of them a selection in the UI materializes.
+    missing = unmaterialized(context.job_def.asset_layer.selected_asset_keys, capture=source is None)
+    if missing:
+        raise dg.Failure(
+            f"{day} not published: this run does not materialize {', '.join(missing)}, so its publication "
+            "would replace the date's rows there with none. Materialize ingest_runs with everything below "
+            f"raw (recompute_job, or `dpw ingest --date {day}`)"
+        )
     with staged(context, warehouse) as wh:
         if not wh.has_raw(day, "djangopackages/packages"):
             raise dg.Failure(f"no package record is staged for {day}: there is nothing to publish")

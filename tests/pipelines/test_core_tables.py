@@ -1,5 +1,5 @@
 """The core tables' and scores' step: every selected source parsed at the same time, each staged on its own,
-then the scores computed from the parsed frames."""
+then the scores computed from the parsed frames; and a run of part of the graph, which is not published."""
 
 import dataclasses
 import time
@@ -155,3 +155,57 @@ def test_a_core_table_that_breaks_its_contract_is_not_scored_and_the_step_says_w
         assert [wh.partition(table, captured).height for table in SCORE_TABLES] == [0, 0]
         assert wh.partition("forge_repository_snapshots", captured).height == 0
         assert wh.partition("package_snapshots", captured).height == 240
+
+
+def date_rows(settings, day) -> dict[str, int]:
+    """Rows of ``day`` in each table a run publishes, raw by source."""
+    with Warehouse(settings.warehouse, read_only=True) as wh:
+        rows = {
+            table: wh.row(f'SELECT count(*) FROM "{table}" WHERE snapshot_date = ?', [day])[0]
+            for table in staging.DERIVED_TABLES
+        }
+        sources = wh.query(
+            "SELECT source, count(*) AS n FROM raw_records WHERE snapshot_date = $d GROUP BY source",
+            {"d": day},
+        )
+    return rows | {f"raw_records:{source}": n for source, n in sources.iter_rows()}
+
+
+ASSET_NAMES = [
+    key.to_user_string()
+    for a in ALL_ASSETS
+    for key in (a.keys if isinstance(a, dg.AssetsDefinition) else [a.key])
+]
+
+
+@pytest.mark.parametrize(
+    ("selection", "named"),
+    [
+        # A recompute of two catalogue tables. Published, it emptied the date's GitHub, PyPI and score tables.
+        (
+            ["package_snapshots", "category_snapshots", "ingest_runs"],
+            "grid_snapshots, grid_package_snapshots",
+        ),
+        # A capture without GitLab and Bitbucket. Published, it lost the date's raw of both.
+        (
+            [a for a in ASSET_NAMES if a not in ("raw_forges", "forge_repository_snapshots")],
+            "raw_forges, forge_repository_snapshots",
+        ),
+    ],
+)
+def test_a_run_of_part_of_the_graph_is_not_published_over_the_date(settings, captured, selection, named):
+    before = date_rows(settings, captured)
+    result = dg.materialize(
+        ALL_ASSETS,
+        selection=selection,
+        partition_key=captured.isoformat(),
+        resources=resources(settings),
+        raise_on_error=False,
+    )
+    failures = [e.event_specific_data.error.message for e in result.all_events if e.is_step_failure]
+    assert (
+        len(failures) == 1
+        and f"{captured} not published: this run does not materialize {named}" in failures[0]
+    )
+    assert date_rows(settings, captured) == before
+    assert before["grid_snapshots"] and before["raw_records:bitbucket/repository"]
