@@ -102,21 +102,21 @@ def ingest_runs(
         raise dg.Failure(
             f"--allow {', '.join(unknown)}: no such guard; guards are {', '.join(guards.GUARD_NAMES)}"
         )
-    started = run_started(context.instance, context.run.run_id)
-    staged_file = staging_path(context, warehouse)
     mode = run_mode(context)
-    source = None if mode == "capture" else raw_source(context, main, day, own=staged_file)
-    # The guards judge what a capture fetched: they stop it on its way into the warehouse, not a
-    # recompute or rescore of a date the warehouse already holds (whose raw was judged, or allowed, then).
-    publishes_raw = source != main
     # The run's own assets: its job's, or the part of them a selection in the UI materializes.
-    missing = unmaterialized(context.job_def.asset_layer.selected_asset_keys, capture=source is None)
+    missing = unmaterialized(context.job_def.asset_layer.selected_asset_keys, capture=mode == "capture")
     if missing:
         raise dg.Failure(
             f"{day} not published: this run does not materialize {', '.join(missing)}, so its publication "
             "would replace the date's rows there with none. Materialize ingest_runs with everything below "
             f"raw (recompute_job, or `dpw ingest --date {day}`)"
         )
+    started = run_started(context.instance, context.run.run_id)
+    staged_file = staging_path(context, warehouse)
+    source = None if mode == "capture" else raw_source(context, main, day, own=staged_file)
+    # The guards judge what a capture fetched: they stop it on its way into the warehouse, not a
+    # recompute or rescore of a date the warehouse already holds (whose raw was judged, or allowed, then).
+    publishes_raw = source != main
     with staged(context, warehouse) as wh:
         if not wh.has_raw(day, "djangopackages/packages"):
             raise dg.Failure(f"no package record is staged for {day}: there is nothing to publish")
